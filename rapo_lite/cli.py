@@ -1,0 +1,64 @@
+"""Command line: `python train.py [RECIPE.yaml] [key=value ...]` (also the `rapo-lite` command)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rapo_lite.errors import RapoError
+
+USAGE = """python train.py [RECIPE.yaml] [key=value ...] [--debug]
+
+Runs the recipe's stages in order. Without RECIPE it runs the built-in default recipe
+(the tiny random model and the packaged sample prompts: a quick check that everything works).
+Overrides use dotted keys and YAML values, for example:
+  python train.py recipes/tiny.yaml lora.r=32 sft.max_steps=5 stages=[sft]
+  python train.py recipes/tiny.yaml data.sources.0.count=20 model.backend=transformers
+`python train.py --help-recipe` lists every recipe key with its type, default and meaning."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rapo-lite", usage=USAGE, add_help=True)
+    parser.add_argument("args", nargs="*", help="a recipe file and/or key=value overrides")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--help-recipe", action="store_true", help="list every recipe key and exit")
+    opts = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from rapo_lite.recipe import help_text, load_recipe
+
+        if opts.help_recipe:
+            print(help_text())
+            return 0
+        recipe_path, overrides = _split_args(opts.args)
+        recipe = load_recipe(recipe_path, overrides)
+        from rapo_lite.runner import run
+
+        run(recipe)
+    except RapoError as err:
+        if opts.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _split_args(args: list[str]) -> tuple[str | None, list[str]]:
+    recipe_path = None
+    overrides = []
+    for i, arg in enumerate(args):
+        if "=" in arg:
+            overrides.append(arg)
+        elif i == 0:
+            recipe_path = arg
+        else:
+            raise RapoError(f"argument {arg!r}: expected key=value after the recipe file (e.g. lora.r=32)")
+    return recipe_path, overrides
+
+
+if __name__ == "__main__":
+    sys.exit(main())

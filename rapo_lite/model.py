@@ -1,0 +1,196 @@
+"""Loading the 4-bit LoRA policy (Unsloth or plain transformers + PEFT) and saving it.
+
+Both backends return a PEFT model whose base weights are frozen (nf4 by default) and whose
+LoRA weights train; the rest of the kit does not care which backend made it. Import this
+module before TRL where the backend is Unsloth: Unsloth patches transformers and TRL when it
+is imported, and warns when it comes second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rapo_lite.errors import RapoError
+from rapo_lite.io import atomic_dir
+from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, LoraConfig, ModelConfig
+
+UNSLOTH_INSTALL = "pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9"
+
+
+def resolve_model_path(name: str) -> str:
+    """A local folder for the built-in names and existing paths; hub names pass through."""
+    from rapo_lite import builtin_models
+
+    if name == TINY_MODEL:
+        return str(builtin_models.tiny_model_path())
+    if name == SMOLLM2_MODEL:
+        return str(builtin_models.smollm2_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise RapoError(f"model.name_or_path: folder {path} has no config.json; expected a saved transformers model")
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise RapoError(
+            f"model.name_or_path: {name!r} is neither an existing folder nor a hub name like 'org/model' "
+            f"(built-ins: {TINY_MODEL}, {SMOLLM2_MODEL})"
+        )
+    return name
+
+
+def compute_dtype(cfg: ModelConfig) -> Any:
+    import torch
+
+    if cfg.dtype != "auto":
+        return getattr(torch, cfg.dtype)
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0) -> tuple[Any, Any]:
+    """Load `cfg`'s model with a fresh LoRA adapter; returns (peft_model, tokenizer)."""
+    path = resolve_model_path(cfg.name_or_path)
+    loader = _load_unsloth if cfg.backend == "unsloth" else _load_transformers
+    try:
+        model, tokenizer = loader(path, cfg, lora, seed)
+    except (OSError, ValueError) as err:
+        if Path(path).exists():
+            raise
+        raise RapoError(
+            f"model.name_or_path: could not load {path!r} ({err.__class__.__name__}: {str(err).splitlines()[0][:200]}); "
+            "without access to the hub, pass a local folder"
+        ) from None
+    disable_cpu_repacking(model)
+    return model, _prepare_tokenizer(tokenizer, path)
+
+
+def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int) -> tuple[Any, Any]:
+    try:
+        from unsloth import FastLanguageModel
+    except ImportError:
+        raise RapoError(f"model.backend 'unsloth': the unsloth package is not installed; run: {UNSLOTH_INSTALL} "
+                        "(or set model.backend=transformers)") from None
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=path,
+        max_seq_length=cfg.max_seq_length,
+        dtype=compute_dtype(cfg),
+        load_in_4bit=cfg.load_in_4bit,
+        trust_remote_code=cfg.trust_remote_code,
+    )
+    model = FastLanguageModel.get_peft_model(
+        model,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        use_gradient_checkpointing="unsloth",
+        random_state=seed,
+    )
+    return model, tokenizer
+
+
+def _load_transformers(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int) -> tuple[Any, Any]:
+    import torch
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    dtype = compute_dtype(cfg)
+    quant = None
+    if cfg.load_in_4bit:
+        quant = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+    model = AutoModelForCausalLM.from_pretrained(
+        path,
+        dtype=dtype,
+        quantization_config=quant,
+        trust_remote_code=cfg.trust_remote_code,
+        device_map={"": 0} if torch.cuda.is_available() else None,
+    )
+    if cfg.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+    torch.manual_seed(seed)  # LoRA A matrices are drawn at random
+    peft_config = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, peft_config), tokenizer
+
+
+def disable_cpu_repacking(model: Any) -> int:
+    """Keep bitsandbytes from repacking 4-bit weights into its inference-only CPU layout.
+
+    On CPUs with AVX512-BF16, the first no-grad forward in eval mode (any generate()) repacks
+    every nf4 weight for a faster inference kernel, and later backward passes through the
+    repacked weights give silently wrong LoRA gradients (STACK.md measured a relative error
+    near 1.0). Every stage here generates and then trains, so the repacking is switched off
+    on every 4-bit layer right after loading. Returns the number of layers touched.
+    """
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return 0
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+    return len(layers)
+
+
+def _prepare_tokenizer(tokenizer: Any, path: str) -> Any:
+    tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # multimodal processors wrap the tokenizer
+    if not getattr(tokenizer, "chat_template", None):
+        raise RapoError(f"model {path}: its tokenizer has no chat template; use an instruct/chat model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def trainable_parameters(model: Any) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+# --------------------------------------------------------------------------------- saving
+
+
+def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
+    """Save the LoRA adapter in PEFT format (adapter_config.json + adapter_model.safetensors)."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return Path(out_dir)
+
+
+def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path) -> Path:
+    """Merge a saved adapter into a 16-bit copy of the base model and save it.
+
+    The merge reloads the base in 16-bit instead of merging into the 4-bit weights, which
+    would bake the quantization error into the saved model.
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else torch.float16
+    base = AutoModelForCausalLM.from_pretrained(
+        resolve_model_path(cfg.name_or_path), dtype=dtype, trust_remote_code=cfg.trust_remote_code
+    )
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    with atomic_dir(out_dir) as tmp:
+        merged.save_pretrained(tmp, safe_serialization=True)
+        AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(tmp)
+    return Path(out_dir)
+

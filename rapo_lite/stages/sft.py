@@ -1,0 +1,156 @@
+"""SFT warm-up: teach the format of adaptive safety reasoning before RL (RAPO stage 1).
+
+Top to bottom:
+1. load the training prompts and give each a risk level (the data set's, else estimated);
+2. a teacher writes a safety analysis whose length fits the level (pass 1); analyses that
+   were cut off or are too short are dropped and counted;
+3. the completion is `<think>` + "Okay, " + analysis + a blank line + a continuation: the
+   teacher's own, or the policy's, sampled from that pre-fill (pass 2); continuations that
+   never close the think block are dropped and counted;
+4. SFT with TRL's SFTTrainer on prompt -> completion, loss on the completion only;
+5. the adapter is saved to <run>/adapter.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from rapo_lite.chat import render_prompt, strip_template_think_open
+from rapo_lite.data import load_sources
+from rapo_lite.data.records import Record
+from rapo_lite.errors import RapoError
+from rapo_lite.generation import generate
+from rapo_lite.io import write_jsonl
+from rapo_lite.levels import band_for
+from rapo_lite.reasoning import THINK_CLOSE, analysis_prefill, count_sentences
+from rapo_lite.recipe import Recipe
+from rapo_lite.risk import estimate_level
+from rapo_lite.teachers import Teacher, make_teacher
+
+
+def run(ctx: Any) -> None:
+    recipe: Recipe = ctx.recipe
+    records = load_sources([vars(s) for s in recipe.data.sources], seed=recipe.seed)
+    teacher = make_teacher(recipe.sft.teacher, recipe.risk.parsed(), recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
+    examples, dropped = build_examples(records, teacher, ctx.model, ctx.tokenizer, recipe)
+    write_jsonl(ctx.run_dir / "sft_data.jsonl", examples)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"
+    print(f"[rapo-lite] warm-up data: kept {len(examples)} of {len(records)} (dropped: {summary})")
+    ctx.metrics.append({"stage": "sft", "step": 0, "data/prompts": len(records), "data/kept": len(examples),
+                        **{f"data/dropped_{k}": v for k, v in dropped.items()}})
+    if not examples:
+        raise RapoError(
+            f"sft: every warm-up example was dropped ({summary}); a model this small may not follow the analyst "
+            "instruction: try sft.teacher=template, or raise sft.analysis_max_new_tokens"
+        )
+    train(ctx, examples)
+    from rapo_lite.model import save_adapter, save_merged_16bit
+
+    adapter_dir = save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
+    if recipe.sft.save_merged_16bit:
+        save_merged_16bit(recipe.model, adapter_dir, ctx.run_dir / "merged_16bit")
+
+
+def build_examples(
+    records: Sequence[Record], teacher: Teacher, model: Any, tokenizer: Any, recipe: Recipe
+) -> tuple[list[dict[str, Any]], Counter]:
+    """Warm-up examples (prompt text, completion and bookkeeping) and the drop reasons counted."""
+    sft, bands = recipe.sft, recipe.risk.parsed()
+    levels = [estimate_level(r.prompt, r.level) for r in records]
+    dropped: Counter = Counter()
+    kept: list[tuple[Record, int, str]] = []
+    for record, level, draft in zip(records, levels, teacher.analyses(records, levels)):
+        if draft.truncated:
+            dropped["analysis_cut_off"] += 1
+        elif len(draft.text) < sft.min_analysis_chars:
+            dropped["analysis_too_short"] += 1
+        else:
+            kept.append((record, level, draft.text))
+
+    prompt_texts = [render_prompt(tokenizer, r.prompt) for r, _, _ in kept]
+    prefills = [analysis_prefill(text) for _, _, text in kept]
+    endings: list[str | None] = [teacher.continuation(r) for r, _, _ in kept]
+    todo = [i for i, end in enumerate(endings) if end is None]
+    sampled = generate(
+        model,
+        tokenizer,
+        [prompt_texts[i] + prefills[i] for i in todo],
+        max_new_tokens=sft.continuation_max_new_tokens,
+        temperature=sft.temperature,
+        top_p=sft.top_p,
+        batch_size=sft.generation_batch_size,
+        seed=recipe.seed,
+        desc="continuations (policy)",
+    )
+    for i, gen in zip(todo, sampled):
+        if gen.hit_cap:
+            dropped["continuation_cut_off"] += 1
+        elif THINK_CLOSE not in gen.text:
+            dropped["continuation_unclosed"] += 1
+        else:
+            endings[i] = gen.text
+
+    examples = []
+    for (record, level, analysis), prompt_text, prefill, ending in zip(kept, prompt_texts, prefills, endings):
+        if ending is None:
+            continue
+        examples.append(
+            {
+                "prompt": prompt_text,
+                "completion": strip_template_think_open(prompt_text, prefill + ending),
+                "user_prompt": record.prompt,
+                "harmful": record.harmful,
+                "level": level,
+                "source": record.source,
+                "analysis_sentences": count_sentences(analysis),
+                "band": str(band_for(level, bands)),
+                "teacher": teacher.name,
+            }
+        )
+    return examples, dropped
+
+
+def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from rapo_lite import trl_compat
+    from rapo_lite.metrics import MetricsCallback
+    from rapo_lite.model import compute_dtype
+
+    trl_compat.install()
+
+    recipe: Recipe = ctx.recipe
+    sft = recipe.sft
+    dtype = compute_dtype(recipe.model)
+    on_gpu = torch.cuda.is_available()
+    args = SFTConfig(
+        output_dir=str(ctx.run_dir / "checkpoints" / "sft"),
+        num_train_epochs=sft.epochs,
+        max_steps=sft.max_steps,
+        per_device_train_batch_size=sft.batch_size,
+        gradient_accumulation_steps=sft.gradient_accumulation_steps,
+        learning_rate=sft.learning_rate,
+        warmup_steps=sft.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
+        logging_steps=sft.logging_steps,
+        max_length=recipe.model.max_seq_length,
+        completion_only_loss=True,
+        packing=False,
+        save_strategy="no",
+        report_to="none",
+        seed=recipe.seed,
+        use_cpu=not on_gpu,
+        bf16=on_gpu and dtype == torch.bfloat16,
+        fp16=on_gpu and dtype == torch.float16,
+    )
+    dataset = Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
+    trainer = SFTTrainer(
+        model=ctx.model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=ctx.tokenizer,
+        callbacks=[MetricsCallback(ctx.metrics, "sft")],
+    )
+    trainer.train()

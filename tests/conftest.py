@@ -1,0 +1,25 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Unsloth patches transformers/TRL when imported and warns when it comes second; import it
+# first, as the kit's own entry point does.
+try:
+    import unsloth  # noqa: F401
+except ImportError:  # the transformers-backend tests still run
+    pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """Build the tiny model once per session in a private cache."""
+    os.environ.setdefault("RAPO_LITE_CACHE", str(tmp_path_factory.mktemp("rapo-cache")))
+    yield
+
+
+def needs_unsloth(backend: str):
+    if backend == "unsloth" and "unsloth" not in sys.modules:
+        pytest.skip("unsloth not installed: pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9")

@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rapo_lite.errors import RapoError
+from rapo_lite.recipe import Recipe, dump_recipe, help_text, load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_every_shipped_recipe_parses_and_starts_with_its_command():
+    recipes = sorted((ROOT / "recipes").glob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# python train.py ") and path.name in first, path
+        load_recipe(path)
+
+
+def test_defaults_and_overrides_are_typed(tmp_path):
+    r = load_recipe(
+        write(tmp_path, "run_name: a\nlora: {r: 4}\n"),
+        ["lora.r=32", "stages=[sft]", "sft.learning_rate=1e-4", "data.sources.0.count=10", "model.backend=transformers",
+         "sft.endpoint.api_key_env=MY_KEY", "risk.bands=[[1,2],[3,4],[5,null]]"],
+    )
+    assert r.lora.r == 32 and r.run_name == "a" and r.stages == ["sft"]
+    assert r.sft.learning_rate == pytest.approx(1e-4) and isinstance(r.sft.learning_rate, float)
+    assert r.data.sources[0].count == 10 and r.model.backend == "transformers"
+    assert r.sft.endpoint.api_key_env == "MY_KEY"
+    assert [str(b) for b in r.risk.parsed()] == ["1-2", "3-4", ">=5"]
+    assert r.run_dir == Path("outputs/a")
+
+
+def test_resolved_recipe_round_trips(tmp_path):
+    r = load_recipe(None, ["lora.r=7", "data.sources=[{name: samples, count: 3}, {name: file, path: x.jsonl, harmful: true}]"])
+    again = load_recipe(write(tmp_path, dump_recipe(r)))
+    assert again == r and again.data.sources[1].path == "x.jsonl"
+
+
+@pytest.mark.parametrize(
+    "yaml_text, overrides, message",
+    [
+        ("lora: {rr: 3}\n", [], "unknown recipe key 'lora.rr' (did you mean 'r'?)"),
+        ("modle: {}\n", [], "unknown recipe key 'modle' (did you mean 'model'?)"),
+        ("", ["sft.learnig_rate=1"], "unknown recipe key 'sft.learnig_rate' (did you mean 'learning_rate'?)"),
+        ("lora: {r: abc}\n", [], "lora.r: expected an integer, got 'abc'"),
+        ("lora: {r: 2.5}\n", [], "lora.r: expected an integer"),
+        ("", ["sft.temperature=true"], "sft.temperature: expected a number, got True"),
+        ("", ["model.load_in_4bit=3"], "model.load_in_4bit: expected true or false"),
+        ("model: {backend: unslot}\n", [], "model.backend: 'unslot' is not one of 'unsloth', 'transformers' (did you mean 'unsloth'?)"),
+        ("stages: [sft, rll]\n", [], "stages[1]: unknown stage 'rll' (did you mean 'rl'?)"),
+        ("stages: []\n", [], "stages: list at least one stage"),
+        ("lora: 5\n", [], "lora: expected a mapping of LoraConfig fields"),
+        ("lora: {target_modules: q_proj}\n", [], "lora.target_modules: expected a list of str"),
+        ("data: {sources: [{nme: x}]}\n", [], "unknown recipe key 'data.sources[0].nme' (did you mean 'name'?)"),
+        ("risk: {bands: [[2, 4], [3, 8]]}\n", [], "risk.bands[1] (level 2): min 3 overlaps"),
+        ("", ["data.sources.4.count=1"], "'4' is not an index of data.sources"),
+        ("", ["lora.r"], "expected key=value"),
+        ("", ["lora.r=[1"], "value is not valid YAML"),
+        ("", ["lora.r=0"], "lora.r: must be >= 1"),
+        ("run_name: ../x\n", [], "run_name: must be a plain folder name"),
+        ("- a\n- b\n", [], "expected a mapping of recipe keys at the top level"),
+        ("lora: {r: [}\n", [], "malformed YAML at line 1"),
+    ],
+)
+def test_errors_name_the_field_and_what_is_accepted(tmp_path, yaml_text, overrides, message):
+    with pytest.raises(RapoError) as err:
+        load_recipe(write(tmp_path, yaml_text), overrides)
+    assert message in str(err.value)
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(RapoError, match="does not exist"):
+        load_recipe(tmp_path / "nope.yaml")
+
+
+def test_help_lists_every_field_with_help():
+    text = help_text()
+    for key in ["model.name_or_path", "model.backend", "model.load_in_4bit", "model.max_seq_length", "model.dtype",
+                "model.trust_remote_code", "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules",
+                "data.sources", "data.sources[i].count", "sft.teacher", "output_dir", "run_name", "seed", "risk.bands"]:
+        assert f"\n{key}" in "\n" + text, key
+    assert "(): " not in text and not any(line.endswith(": ") for line in text.splitlines())
+
+
+def test_trust_remote_code_is_off_by_default():
+    assert Recipe().model.trust_remote_code is False
+
+
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.integers(), st.text(max_size=8), st.booleans(),
+                                                       st.lists(st.integers(), max_size=3)), max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_fuzzed_top_level_mappings_raise_only_rapo_errors(tmp_path_factory, raw):
+    import yaml
+
+    path = tmp_path_factory.mktemp("r") / "r.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    try:
+        load_recipe(path)
+    except RapoError:
+        pass
