@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from rapo_lite.data import SOURCE_NAMES, Record, load_source, load_sources
 from rapo_lite.data.files import package_file, read_rows
-from rapo_lite.data.sources import level_from_filename, strip_think
+from rapo_lite.data.layouts import level_from_filename, strip_think
 from rapo_lite.errors import RapoError
 
 FIX = Path(__file__).parent / "fixtures" / "data"

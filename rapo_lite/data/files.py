@@ -1,8 +1,8 @@
 """Reading rows out of whatever the user points at: a file, a folder, a hub name, a wheel.
 
 Everything here returns plain dict rows grouped into `Table`s, one per file, so that the
-source adapters (`sources.py`) can name the exact file when a column is missing. The only
-layout knowledge here is the container format; what the columns *mean* lives in sources.py.
+source layouts (`layouts.py`) can name the exact file when a column is missing. The only
+layout knowledge here is the container format; what the columns *mean* lives in layouts.py.
 
 Heavy libraries (pandas, pyarrow, datasets, yaml) are imported inside the readers that need
 them, so `import rapo_lite.data` stays cheap for commands that never touch a data file.
