@@ -15,6 +15,7 @@ from rapo_lite.data import cells
 from rapo_lite.data.cells import Options, Row
 from rapo_lite.data.files import Table
 from rapo_lite.errors import RapoError
+from rapo_lite.reasoning import THINK_CLOSE, THINK_OPEN
 
 Converter = Callable[[Table, Options], list[Row]]
 
@@ -139,7 +140,7 @@ def wildjailbreak(t: Table, opts: Options) -> list[Row]:
     return out
 
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_THINK_BLOCK = re.compile(re.escape(THINK_OPEN) + ".*?" + re.escape(THINK_CLOSE), re.DOTALL)
 
 
 def strip_think(text: str | None) -> str | None:
@@ -151,10 +152,10 @@ def strip_think(text: str | None) -> str | None:
     if text is None:
         return None
     text = _THINK_BLOCK.sub("", text)
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    if "<think>" in text:
-        text = text.split("<think>", 1)[0]
+    if THINK_CLOSE in text:
+        text = text.rsplit(THINK_CLOSE, 1)[1]
+    if THINK_OPEN in text:
+        text = text.split(THINK_OPEN, 1)[0]
     return text.strip() or None
 
 
