@@ -135,6 +135,71 @@ class SFTConfig:
 
 
 @dataclass
+class JudgeConfig:
+    kind: Literal["rule", "model", "endpoint"] = _f(
+        "rule",
+        "rule: regular expressions, no model, microseconds per call. model: the policy's own base model with the "
+        "LoRA adapter switched off (RAPO's choice; no second copy of the weights). endpoint: an OpenAI-compatible API.",
+    )
+    endpoint: EndpointConfig = _f(EndpointConfig(), "Endpoint settings, used when kind is 'endpoint'.")
+    max_new_tokens: int = _f(48, "Token cap for one judge reply (model/endpoint); the rubrics ask for tags only.")
+    batch_size: int = _f(8, "Replies generated together (model) or requests in flight at once (endpoint).")
+    on_error: Literal["stop", "neutral"] = _f(
+        "stop", "When the endpoint still fails after its retries: stop the run, or score the item neutral and count it."
+    )
+    min_safety_share: float = _f(
+        0.25, "Rule judge: share of a trace's sentences that must talk about safety for it to count as safety-only."
+    )
+    min_overlap: float = _f(
+        0.15, "Rule judge: share of a benign prompt's content words an answer must repeat to count as on topic."
+    )
+
+
+
+@dataclass
+class RLConfig:
+    sources: list[SourceConfig] | None = _f(
+        None, "Prompts for RL; null reuses data.sources. RAPO used different prompts for RL than for the warm-up."
+    )
+    num_generations: int = _f(4, "Completions sampled per prompt; GRPO compares them with each other (paper: 4).")
+    max_completion_length: int = _f(512, "Token cap per completion (paper: 2048). A cut-off think block scores R = G = -1.")
+    temperature: float = _f(1.2, "Sampling temperature of the rollouts (paper: 1.2).")
+    top_p: float = _f(0.9, "Nucleus sampling threshold of the rollouts (paper: 0.9).")
+    learning_rate: float = _f(
+        5e-6, "AdamW learning rate for the LoRA weights. The paper kept TRL's default (1e-6) with full fine-tuning; LoRA needs more."
+    )
+    beta: float = _f(
+        0.0,
+        "KL penalty toward the reference policy. 0 is TRL 1.x's default; with LoRA the reference is the base with the "
+        "adapter off, so beta > 0 costs one more forward pass, not a second model.",
+    )
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"] = _f(
+        "dapo", "TRL's GRPO loss variant (dapo is TRL 1.x's default; grpo is the original per-sequence normalisation)."
+    )
+    scale_rewards: Literal["group", "batch", "none"] = _f(
+        "group", "How advantages are scaled: by the std of each prompt's group (GRPO), of the batch, or not (Dr. GRPO)."
+    )
+    reward_weights: list[float] = _f([1.0, 1.0], "[w_risk, w_general]: total reward = w_risk * R + w_general * G.")
+    judge: JudgeConfig = _f(JudgeConfig(), "Who judges traces and answers for the reward.")
+    epochs: float = _f(1.0, "Passes over the RL prompts (paper: 3).")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the full epochs).")
+    prompts_per_step: int = _f(2, "Prompts per device step; each brings num_generations completions.")
+    gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
+    warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
+    logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+    chat_template_kwargs: dict[str, Any] = _f(
+        {}, "Extra arguments for the chat template when rendering RL prompts, e.g. {enable_thinking: true} for Qwen3."
+    )
+
+
+@dataclass
+class EvalConfig:
+    sources: list[SourceConfig] = _f(
+        [], "Evaluation prompts. Training prompts of every stage are checked against these and must not overlap."
+    )
+
+
+@dataclass
 class Recipe:
     run_name: str = _f("tiny", "Name of the run; outputs go to <output_dir>/<run_name>/.")
     output_dir: str = _f("outputs", "Folder that holds one sub-folder per run.")
@@ -145,6 +210,8 @@ class Recipe:
     data: DataConfig = _f(DataConfig(), "Training prompts.")
     risk: RiskConfig = _f(RiskConfig(), "Risk levels and their safety-reasoning length bands.")
     sft: SFTConfig = _f(SFTConfig(), "SFT warm-up stage: adaptive safety analyses, then supervised fine-tuning.")
+    rl: RLConfig = _f(RLConfig(), "RL stage: GRPO with RAPO's risk-aware reward R and general reward G.")
+    eval: EvalConfig = _f(EvalConfig(), "Evaluation prompts, kept disjoint from the training prompts.")
 
     @property
     def run_dir(self) -> Path:
@@ -162,6 +229,8 @@ def _type_name(tp: Any) -> str:
         return " | ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is list:
         return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "mapping"
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", str(tp))
@@ -191,6 +260,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise RapoError(f"{where}: expected a {_type_name(tp)}, got {value!r}")
         (inner,) = typing.get_args(tp)
         return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise RapoError(f"{where}: expected a mapping with string keys, got {value!r}")
+        return dict(value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise RapoError(f"{where}: expected a mapping of {tp.__name__} fields, got {value!r}")
@@ -254,13 +327,36 @@ def validate(recipe: Recipe) -> Recipe:
     for name, value in positive.items():
         if value < 1:
             raise RapoError(f"{name}: must be >= 1, got {value}")
-    if not 0.0 <= recipe.sft.warmup_ratio < 1.0:
-        raise RapoError(f"sft.warmup_ratio: must be in [0, 1), got {recipe.sft.warmup_ratio}")
+    for name in ("sft", "rl"):
+        ratio = getattr(recipe, name).warmup_ratio
+        if not 0.0 <= ratio < 1.0:
+            raise RapoError(f"{name}.warmup_ratio: must be in [0, 1), got {ratio}")
+    _validate_rl(recipe.rl)
     if not recipe.data.sources:
         raise RapoError("data.sources: list at least one source")
     if not recipe.run_name or "/" in recipe.run_name or recipe.run_name in (".", ".."):
         raise RapoError(f"run_name: must be a plain folder name, got {recipe.run_name!r}")
     return recipe
+
+
+def _validate_rl(rl: RLConfig) -> None:
+    for name in ("max_completion_length", "prompts_per_step", "gradient_accumulation_steps", "logging_steps"):
+        if getattr(rl, name) < 1:
+            raise RapoError(f"rl.{name}: must be >= 1, got {getattr(rl, name)}")
+    if rl.num_generations < 2:
+        raise RapoError(f"rl.num_generations: GRPO compares completions of one prompt, so it needs >= 2, got {rl.num_generations}")
+    if rl.temperature <= 0:
+        raise RapoError(f"rl.temperature: rollouts must be sampled, so it must be > 0, got {rl.temperature}")
+    if not 0.0 < rl.top_p <= 1.0:
+        raise RapoError(f"rl.top_p: must be in (0, 1], got {rl.top_p}")
+    if rl.beta < 0:
+        raise RapoError(f"rl.beta: must be >= 0, got {rl.beta}")
+    if len(rl.reward_weights) != 2:
+        raise RapoError(f"rl.reward_weights: expected [w_risk, w_general], got {rl.reward_weights!r}")
+    if rl.judge.max_new_tokens < 1 or rl.judge.batch_size < 1:
+        raise RapoError("rl.judge.max_new_tokens and rl.judge.batch_size: must be >= 1")
+    if rl.sources is not None and not rl.sources:
+        raise RapoError("rl.sources: list at least one source, or null to reuse data.sources")
 
 
 # ---------------------------------------------------------------------------- overrides

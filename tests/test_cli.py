@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rapo_lite.io import read_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,9 +17,9 @@ def cli(*args, cwd=ROOT, env_extra=None):
 
 
 def test_unimplemented_stage_is_refused_before_any_work(tmp_path):
-    r = cli("recipes/tiny.yaml", "stages=[sft,rl]", f"output_dir={tmp_path}")
+    r = cli("recipes/tiny.yaml", "stages=[sft,ipo]", f"output_dir={tmp_path}")
     assert r.returncode == 2
-    assert "'rl' is part of the recipe schema but not available" in r.stderr and "Traceback" not in r.stderr
+    assert "'ipo' is part of the recipe schema but not available" in r.stderr and "Traceback" not in r.stderr
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -56,11 +58,16 @@ def test_missing_data_file_is_named(tmp_path):
 def test_full_run_through_the_cli_with_the_transformers_backend(tmp_path):
     # A separate process without unsloth imported: the plain transformers + PEFT path.
     r = cli("recipes/tiny.yaml", f"output_dir={tmp_path}", "run_name=cli", "model.backend=transformers",
-            "data.sources.0.count=8", "data.sources.1.count=4", "sft.max_steps=2", "model.max_seq_length=512")
+            "data.sources.0.count=8", "data.sources.1.count=4", "sft.max_steps=2", "model.max_seq_length=512",
+            "rl.max_steps=1", "rl.max_completion_length=16")
     assert r.returncode == 0, r.stderr[-2000:]
     run_dir = tmp_path / "cli"
-    for name in ["recipe.yaml", "sft_data.jsonl", "metrics.jsonl", "adapter/adapter_config.json",
+    for name in ["recipe.yaml", "sft_data.jsonl", "metrics.jsonl", "rollouts.jsonl", "adapter/adapter_config.json",
                  "adapter/adapter_model.safetensors"]:
         assert (run_dir / name).is_file(), name
+    # the recipe's own stages, in order: the warm-up, then RL with the real rule judge
+    stages = [m["stage"] for m in read_jsonl(run_dir / "metrics.jsonl")]
+    assert "sft" in stages and "rl" in stages and stages.index("sft") < stages.index("rl")
+    assert len(read_jsonl(run_dir / "rollouts.jsonl")) == 8 and "judge: rule" in r.stdout
     assert "unsloth" not in r.stdout.lower()
     assert "warm-up data: kept 12 of 12" in r.stdout

@@ -1,9 +1,9 @@
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from http_stub import Server, server  # noqa: F401  (server is a fixture)
 
 from rapo_lite.data.records import Record
 from rapo_lite.endpoint import ChatEndpoint
@@ -13,60 +13,6 @@ from rapo_lite.recipe import EndpointConfig, SFTConfig
 from rapo_lite.teachers.remote import EndpointTeacher
 
 SECRET = "sk-test-do-not-leak-123"
-
-
-class Server:
-    """A local chat endpoint whose behaviour per request is scripted by the test."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.requests = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                action = outer.script.pop(0) if outer.script else ("ok", "fine.", "stop")
-                if action[0] == "sleep":
-                    time.sleep(action[1])
-                    action = ("ok", "late.", "stop")
-                if action[0] == "status":
-                    self.send_response(action[1])
-                    self.end_headers()
-                    return
-                payload = b"<html>not json" if action[0] == "garbage" else json.dumps(
-                    {"choices": [{"message": {"content": action[1]}, "finish_reason": action[2]}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server(request):
-    servers = []
-
-    def make(*script):
-        s = Server(script)
-        servers.append(s)
-        return s
-
-    yield make
-    for s in servers:
-        s.close()
 
 
 def cfg(url, **kw):

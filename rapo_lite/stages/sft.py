@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from rapo_lite.chat import render_prompt, strip_template_think_open
-from rapo_lite.data import load_sources
+from rapo_lite.data.hygiene import load_training
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
 from rapo_lite.generation import generate
@@ -31,7 +31,7 @@ from rapo_lite.teachers import Teacher, make_teacher
 
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
-    records = load_sources([vars(s) for s in recipe.data.sources], seed=recipe.seed)
+    records = load_training(recipe.data.sources, recipe.eval.sources, recipe.seed, "sft")
     teacher = make_teacher(recipe.sft.teacher, recipe.risk.parsed(), recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
     examples, dropped = build_examples(records, teacher, ctx.model, ctx.tokenizer, recipe)
     write_jsonl(ctx.run_dir / "sft_data.jsonl", examples)
@@ -112,38 +112,22 @@ def build_examples(
 
 
 def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
-    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     from rapo_lite import trl_compat
     from rapo_lite.metrics import MetricsCallback
-    from rapo_lite.model import compute_dtype
+    from rapo_lite.stages import trainer_args
 
     trl_compat.install()
 
     recipe: Recipe = ctx.recipe
-    sft = recipe.sft
-    dtype = compute_dtype(recipe.model)
-    on_gpu = torch.cuda.is_available()
     args = SFTConfig(
-        output_dir=str(ctx.run_dir / "checkpoints" / "sft"),
-        num_train_epochs=sft.epochs,
-        max_steps=sft.max_steps,
-        per_device_train_batch_size=sft.batch_size,
-        gradient_accumulation_steps=sft.gradient_accumulation_steps,
-        learning_rate=sft.learning_rate,
-        warmup_steps=sft.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
-        logging_steps=sft.logging_steps,
+        per_device_train_batch_size=recipe.sft.batch_size,
         max_length=recipe.model.max_seq_length,
         completion_only_loss=True,
         packing=False,
-        save_strategy="no",
-        report_to="none",
-        seed=recipe.seed,
-        use_cpu=not on_gpu,
-        bf16=on_gpu and dtype == torch.bfloat16,
-        fp16=on_gpu and dtype == torch.float16,
+        **trainer_args(recipe, recipe.sft, str(ctx.run_dir / "checkpoints" / "sft")),
     )
     dataset = Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
     trainer = SFTTrainer(

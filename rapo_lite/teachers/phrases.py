@@ -233,7 +233,7 @@ B_FILLER = (
 B_DECISION = (
     "So this is safe, and I should help with a clear, useful answer.",
     "This is a safe request, so I will answer it fully.",
-    "I will go ahead and help with it.",
+    "I see no risk in it, so I will go ahead and help with it.",
     "The request is safe, so I should give a helpful answer.",
 )
 B_ONE_SENTENCE = (

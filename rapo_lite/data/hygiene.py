@@ -1,0 +1,42 @@
+"""Keeping training prompts out of the evaluation sets.
+
+The official RAPO code trained its RL stage on the first 300 prompts of the WildJailbreak
+split it then reported results on. Every training stage here calls `check_disjoint` against
+the recipe's evaluation sources before it trains.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rapo_lite.data.records import Record
+from rapo_lite.errors import RapoError
+
+
+def normalise_prompt(prompt: str) -> str:
+    """Case- and whitespace-insensitive form used to compare prompts."""
+    return " ".join(prompt.casefold().split())
+
+
+def check_disjoint(train: Sequence[Record], evaluation: Sequence[Record], stage: str) -> None:
+    """Raise when a training prompt also appears among the evaluation prompts."""
+    held_out = {normalise_prompt(r.prompt): r for r in evaluation}
+    clashes = [(t, held_out[normalise_prompt(t.prompt)]) for t in train if normalise_prompt(t.prompt) in held_out]
+    if clashes:
+        t, e = clashes[0]
+        example = t.prompt if len(t.prompt) <= 80 else t.prompt[:77] + "..."
+        raise RapoError(
+            f"{stage}: {len(clashes)} training prompt(s) also appear in the evaluation sources (eval.sources), "
+            f"e.g. {example!r} from {t.source or 'training data'} and {e.source or 'evaluation data'}; "
+            "use different sources or rows for training and evaluation"
+        )
+
+
+def load_training(sources: Sequence[object], eval_sources: Sequence[object], seed: int, stage: str) -> list[Record]:
+    """A stage's training records from recipe SourceConfigs, checked against the evaluation sources."""
+    from rapo_lite.data.sources import load_sources
+
+    train = load_sources([vars(s) for s in sources], seed=seed)
+    if eval_sources:
+        check_disjoint(train, load_sources([vars(s) for s in eval_sources], seed=seed), stage)
+    return train

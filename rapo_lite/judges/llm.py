@@ -1,0 +1,117 @@
+"""Language-model judges: the policy's own base model, or an OpenAI-compatible endpoint.
+
+Both send the rubrics of `rubric.py` and read tags back; they differ only in how a batch of
+chat messages becomes a batch of replies (`_complete`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from rapo_lite.errors import RapoError
+from rapo_lite.judges import AnswerQuery, AnswerVerdict, Judge, TraceQuery, TraceVerdict
+from rapo_lite.judges.rubric import answer_messages, parse_case, parse_level, parse_score, trace_messages
+from rapo_lite.reasoning import THINK_CLOSE, THINK_OPEN
+from rapo_lite.risk import estimate_level
+
+
+class _RubricJudge(Judge):
+    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        raise NotImplementedError
+
+    def judge_traces(self, queries: Sequence[TraceQuery]) -> list[TraceVerdict]:
+        replies = self._complete([trace_messages(q.prompt, q.trace, q.level) for q in queries])
+        verdicts = []
+        for q, reply in zip(queries, replies):
+            safety_only = parse_case(reply) if reply is not None else None
+            level = q.level if q.level is not None else (parse_level(reply) if reply is not None else None)
+            if reply is not None and (safety_only is None or level is None):
+                self.parse_failures += 1
+            if level is None:
+                # An unreadable level still needs a value; the reward is neutral anyway when
+                # the case is unreadable too, and the model-free estimate is a sane fallback.
+                level = estimate_level(q.prompt)
+            verdicts.append(TraceVerdict(level=level, safety_only=safety_only))
+        return verdicts
+
+    def judge_answers(self, queries: Sequence[AnswerQuery]) -> list[AnswerVerdict]:
+        replies = self._complete([answer_messages(q.prompt, q.answer, q.harmful, q.reference) for q in queries])
+        verdicts = []
+        for reply in replies:
+            ok = parse_score(reply) if reply is not None else None
+            if reply is not None and ok is None:
+                self.parse_failures += 1
+            verdicts.append(AnswerVerdict(ok))
+        return verdicts
+
+
+class ModelJudge(_RubricJudge):
+    """Judges with the policy's base weights: the LoRA adapter is switched off while it reads.
+
+    It holds a reference to the policy, not a copy, so judging costs activations and a KV
+    cache but no second set of weights. Greedy decoding with a small token cap; a template
+    that opens a think block in the prompt (R1-style) gets it closed at once, so the judge
+    answers instead of reasoning.
+    """
+
+    name = "model"
+
+    def __init__(self, model: Any, tokenizer: Any, max_new_tokens: int = 48, batch_size: int = 8) -> None:
+        super().__init__()
+        if model is None or not hasattr(model, "disable_adapter"):
+            raise RapoError("rl.judge.kind=model needs the policy loaded with a LoRA adapter (a PEFT model)")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+        if text.rstrip().endswith(THINK_OPEN):
+            text = text.rstrip() + f"\n\n{THINK_CLOSE}\n\n"
+        return text
+
+    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        from rapo_lite.generation import generate
+
+        self.calls += len(conversations)
+        prompts = [self.render(m) for m in conversations]
+        with self.model.disable_adapter():
+            out = generate(
+                self.model, self.tokenizer, prompts, max_new_tokens=self.max_new_tokens, temperature=0.0,
+                batch_size=self.batch_size, desc="judge (base model)",
+            )
+        return [g.text for g in out]
+
+
+class EndpointJudge(_RubricJudge):
+    """Judges through an OpenAI-compatible chat API, a few requests in flight at once.
+
+    on_error: "stop" raises the endpoint's error (after its retries); "neutral" scores the
+    item neutral and counts it in `errors`, so a flaky endpoint slows training but never
+    ends it.
+    """
+
+    name = "endpoint"
+
+    def __init__(self, endpoint: Any, max_new_tokens: int = 48, on_error: str = "stop", workers: int = 4) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.max_new_tokens = max_new_tokens
+        self.on_error = on_error
+        self.workers = max(1, workers)
+
+    def _one(self, messages: list[dict[str, str]]) -> str | None:
+        try:
+            return self.endpoint.chat(messages, max_tokens=self.max_new_tokens, temperature=0.0).text
+        except RapoError:
+            if self.on_error == "stop":
+                raise
+            self.errors += 1
+            return None
+
+    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        self.calls += len(conversations)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(self._one, conversations))

@@ -1,0 +1,165 @@
+"""RAPO's RL stage: GRPO on the LoRA policy with the risk reward R and the general reward G.
+
+Top to bottom:
+1. load the RL prompts (rl.sources, else data.sources), refuse any that are evaluation prompts;
+2. render each through the chat template; keep the label, the data set's level and any
+   reference answer as extra columns, which TRL hands to the reward functions;
+3. TRL's GRPOTrainer samples `num_generations` completions per prompt; R and G are two
+   reward functions (TRL logs `rewards/risk/mean` and `rewards/general/mean`) and TRL forms
+   the total with `reward_weights`;
+4. every rollout, with its level, case, R, G and total, goes to <run>/rollouts.jsonl, one
+   flushed line each, and the judge's counters go to metrics.jsonl;
+5. the adapter is saved to <run>/adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rapo_lite.chat import render_prompt
+from rapo_lite.data.hygiene import load_training
+from rapo_lite.errors import RapoError
+from rapo_lite.io import JsonlLog
+from rapo_lite.judges import Judge, make_judge
+from rapo_lite.levels import Band
+from rapo_lite.reasoning import parse_completion
+from rapo_lite.recipe import Recipe
+from rapo_lite.rewards import RewardBreakdown, RewardWeights, Rollout, rapo_rewards
+
+
+class RolloutScorer:
+    """The two reward functions TRL calls, sharing one judged breakdown per batch.
+
+    TRL calls `risk` then `general` with the same completions; the judge runs once, on the
+    first call, and the second reads the cached result. The method names are what TRL logs.
+    """
+
+    def __init__(self, judge: Judge, bands: tuple[Band, ...], weights: RewardWeights, log: JsonlLog | None = None) -> None:
+        self.judge = judge
+        self.bands = bands
+        self.weights = weights
+        self.log = log
+        self._key: tuple | None = None
+        self._scores: list[RewardBreakdown] = []
+
+    def score(self, prompts: list[str], completions: list[Any], **columns: Any) -> list[RewardBreakdown]:
+        texts = [_text(c) for c in completions]
+        key = (tuple(prompts), tuple(texts))
+        if key != self._key:
+            rollouts = [
+                Rollout(user, text, bool(harmful), level or None, reference or None)
+                for user, text, harmful, level, reference in zip(
+                    columns["user_prompt"], texts, columns["harmful"], columns["level"], columns["reference"]
+                )
+            ]
+            before = self.judge.counters()
+            self._scores = rapo_rewards(rollouts, self.judge, self.bands, self.weights)
+            self._key = key
+            self._record(rollouts, columns, before)
+        return self._scores
+
+    def risk(self, prompts: list[str], completions: list[Any], **columns: Any) -> list[float]:
+        return [s.risk for s in self.score(prompts, completions, **columns)]
+
+    def general(self, prompts: list[str], completions: list[Any], **columns: Any) -> list[float]:
+        return [s.general for s in self.score(prompts, completions, **columns)]
+
+    def _record(self, rollouts: list[Rollout], columns: dict[str, Any], before: dict[str, int]) -> None:
+        state = columns.get("trainer_state")
+        step = getattr(state, "global_step", 0)
+        log_metric = columns.get("log_metric")
+        if log_metric is not None:
+            for key, value in self.judge.counters().items():
+                log_metric(key, float(value - before[key]))
+            for case in ("adequate", "too_short", "too_long", "off_task", "malformed", "unjudged"):
+                log_metric(f"case/{case}", sum(s.case == case for s in self._scores) / len(self._scores))
+        if self.log is None:
+            return
+        for rollout, score in zip(rollouts, self._scores):
+            parsed = parse_completion(rollout.completion)
+            self.log.append(
+                {"step": step, "prompt": rollout.prompt, "harmful": rollout.harmful, "thinking": parsed.thinking,
+                 "answer": parsed.answer, **score.to_dict()}
+            )
+
+
+def _text(completion: Any) -> str:
+    # Conversational datasets give [{"role": "assistant", "content": ...}]; ours are plain text.
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion)
+    return str(completion)
+
+
+def build_dataset(records: list[Any], tokenizer: Any, template_kwargs: dict[str, Any]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [
+            {
+                "prompt": render_prompt(tokenizer, r.prompt, **template_kwargs),
+                "user_prompt": r.prompt,
+                "harmful": bool(r.harmful),
+                "level": int(r.level or 0),  # 0: unknown, the judge decides
+                "reference": r.reference or "",
+            }
+            for r in records
+        ]
+    )
+
+
+def run(ctx: Any) -> None:
+    recipe: Recipe = ctx.recipe
+    rl = recipe.rl
+    records = load_training(rl.sources or recipe.data.sources, recipe.eval.sources, recipe.seed, "rl")
+    if not records:
+        raise RapoError("rl: no training prompts after filtering; check rl.sources (or data.sources)")
+    judge = make_judge(rl.judge, ctx.model, ctx.tokenizer)
+    rollouts_path = ctx.run_dir / "rollouts.jsonl"
+    rollouts_path.unlink(missing_ok=True)
+    scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights), JsonlLog(rollouts_path))
+    print(f"[rapo-lite] RL on {len(records)} prompts, judge: {judge.name}")
+    trainer = build_trainer(ctx, scorer, build_dataset(records, ctx.tokenizer, rl.chat_template_kwargs))
+    trainer.train()
+    ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **judge.counters()})
+
+    from rapo_lite.model import save_adapter
+
+    save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
+
+
+def grpo_args(recipe: Recipe, output_dir: str) -> Any:
+    """TRL's GRPOConfig from the recipe's rl section."""
+    from trl import GRPOConfig
+
+    from rapo_lite.stages import trainer_args
+
+    rl = recipe.rl
+    return GRPOConfig(
+        num_generations=rl.num_generations,
+        max_completion_length=rl.max_completion_length,
+        temperature=rl.temperature,
+        top_p=rl.top_p,
+        beta=rl.beta,
+        loss_type=rl.loss_type,
+        scale_rewards=rl.scale_rewards,
+        reward_weights=list(rl.reward_weights),
+        per_device_train_batch_size=rl.prompts_per_step * rl.num_generations,
+        **trainer_args(recipe, rl, output_dir),
+    )
+
+
+def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: list[Any] | None = None) -> Any:
+    from trl import GRPOTrainer
+
+    from rapo_lite import trl_compat
+    from rapo_lite.metrics import MetricsCallback
+
+    trl_compat.install()
+    return GRPOTrainer(
+        model=ctx.model,
+        reward_funcs=reward_funcs or [scorer.risk, scorer.general],
+        args=grpo_args(ctx.recipe, str(ctx.run_dir / "checkpoints" / "rl")),
+        train_dataset=dataset,
+        processing_class=ctx.tokenizer,
+        callbacks=[MetricsCallback(ctx.metrics, "rl")],
+    )
