@@ -135,25 +135,28 @@ class SFTConfig:
 
 
 @dataclass
-class JudgeConfig:
+class DetectorConfig:
     kind: Literal["rule", "model", "endpoint"] = _f(
         "rule",
         "rule: regular expressions, no model, microseconds per call. model: the policy's own base model with the "
-        "LoRA adapter switched off (RAPO's choice; no second copy of the weights). endpoint: an OpenAI-compatible API.",
+        "LoRA adapter switched off (no second copy of the weights). endpoint: an OpenAI-compatible API.",
     )
     endpoint: EndpointConfig = _f(EndpointConfig(), "Endpoint settings, used when kind is 'endpoint'.")
-    max_new_tokens: int = _f(48, "Token cap for one judge reply (model/endpoint); the rubrics ask for tags only.")
+    max_new_tokens: int = _f(48, "Token cap for one reply (model/endpoint); the rubrics ask for tags only.")
     batch_size: int = _f(8, "Replies generated together (model) or requests in flight at once (endpoint).")
     on_error: Literal["stop", "neutral"] = _f(
         "stop", "When the endpoint still fails after its retries: stop the run, or score the item neutral and count it."
     )
+
+
+@dataclass
+class JudgeConfig(DetectorConfig):
     min_safety_share: float = _f(
         0.25, "Rule judge: share of a trace's sentences that must talk about safety for it to count as safety-only."
     )
     min_overlap: float = _f(
         0.15, "Rule judge: share of a benign prompt's content words an answer must repeat to count as on topic."
     )
-
 
 
 @dataclass
@@ -193,6 +196,41 @@ class RLConfig:
 
 
 @dataclass
+class IPOConfig:
+    sources: list[SourceConfig] | None = _f(
+        None, "Prompts for IPO (harmful ones are intervened on, benign ones give over-refusal pairs); null reuses data.sources."
+    )
+    samples_per_prompt: int = _f(1, "Reasoning traces sampled per harmful prompt, looking for unsafe ones to correct.")
+    max_new_tokens: int = _f(256, "Token cap for a sampled trace and for each continuation after a trigger.")
+    temperature: float = _f(0.7, "Sampling temperature of traces and continuations.")
+    top_p: float = _f(0.95, "Nucleus sampling threshold of traces and continuations.")
+    generation_batch_size: int = _f(8, "Prompts generated together in one batch.")
+    judge: JudgeConfig = _f(JudgeConfig(), "Who decides whether a trace is unsafe (its answer does not refuse) and a benign answer helpful.")
+    cue_detector: DetectorConfig = _f(DetectorConfig(), "Who finds the first compliance cue in an unsafe trace.")
+    triggers: list[str] | None = _f(None, "Safety-trigger sentences to insert; null uses the built-in pool (rapo_lite/triggers.py).")
+    triggers_per_prompt: int = _f(6, "Triggers tried per unsafe trace, each giving one continuation (paper: 6).")
+    max_rounds: int = _f(5, "Interventions on one continuation at most; a still-unsafe continuation is intervened on again.")
+    benign_pairs: bool = _f(True, "Also build helpful-answer-over-refusal pairs from benign prompts, against over-refusal.")
+    full_trajectory: bool = _f(
+        False, "Ablation: put the shared prefix inside chosen and rejected (DPO on full trajectories) instead of in the prompt."
+    )
+    beta: float = _f(0.1, "DPO temperature: how far the policy may move from the reference (the base, adapter off).")
+    loss_type: list[str] = _f(
+        ["sigmoid", "sft"],
+        "TRL DPO loss terms. sigmoid is DPO; sft is the auxiliary NLL on the chosen side (IPO's SFT term). Note that TRL's "
+        "'ipo' loss is Identity-PO, an unrelated method.",
+    )
+    loss_weights: list[float] = _f([1.0, 0.2], "Weight of each loss term (paper: 0.2 on the SFT term).")
+    learning_rate: float = _f(5e-6, "AdamW learning rate for the LoRA weights.")
+    epochs: float = _f(1.0, "Passes over the preference pairs.")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the full epochs).")
+    batch_size: int = _f(4, "Pairs per device step.")
+    gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
+    warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
+    logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+
+
+@dataclass
 class EvalConfig:
     sources: list[SourceConfig] = _f(
         [], "Evaluation prompts. Training prompts of every stage are checked against these and must not overlap."
@@ -211,6 +249,7 @@ class Recipe:
     risk: RiskConfig = _f(RiskConfig(), "Risk levels and their safety-reasoning length bands.")
     sft: SFTConfig = _f(SFTConfig(), "SFT warm-up stage: adaptive safety analyses, then supervised fine-tuning.")
     rl: RLConfig = _f(RLConfig(), "RL stage: GRPO with RAPO's risk-aware reward R and general reward G.")
+    ipo: IPOConfig = _f(IPOConfig(), "IPO stage: intervene on unsafe traces with safety triggers, then DPO on the suffix.")
     eval: EvalConfig = _f(EvalConfig(), "Evaluation prompts, kept disjoint from the training prompts.")
 
     @property
@@ -327,11 +366,12 @@ def validate(recipe: Recipe) -> Recipe:
     for name, value in positive.items():
         if value < 1:
             raise RapoError(f"{name}: must be >= 1, got {value}")
-    for name in ("sft", "rl"):
+    for name in ("sft", "rl", "ipo"):
         ratio = getattr(recipe, name).warmup_ratio
         if not 0.0 <= ratio < 1.0:
             raise RapoError(f"{name}.warmup_ratio: must be in [0, 1), got {ratio}")
     _validate_rl(recipe.rl)
+    _validate_ipo(recipe.ipo)
     if not recipe.data.sources:
         raise RapoError("data.sources: list at least one source")
     if not recipe.run_name or "/" in recipe.run_name or recipe.run_name in (".", ".."):
@@ -357,6 +397,30 @@ def _validate_rl(rl: RLConfig) -> None:
         raise RapoError("rl.judge.max_new_tokens and rl.judge.batch_size: must be >= 1")
     if rl.sources is not None and not rl.sources:
         raise RapoError("rl.sources: list at least one source, or null to reuse data.sources")
+
+
+DPO_LOSS_TYPES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                  "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft")
+
+
+def _validate_ipo(ipo: IPOConfig) -> None:
+    for name in ("samples_per_prompt", "max_new_tokens", "generation_batch_size", "triggers_per_prompt", "max_rounds",
+                 "batch_size", "gradient_accumulation_steps", "logging_steps"):
+        if getattr(ipo, name) < 1:
+            raise RapoError(f"ipo.{name}: must be >= 1, got {getattr(ipo, name)}")
+    if not ipo.loss_type:
+        raise RapoError("ipo.loss_type: list at least one loss term, e.g. [sigmoid, sft]")
+    for i, name in enumerate(ipo.loss_type):
+        if name not in DPO_LOSS_TYPES:
+            raise RapoError(f"ipo.loss_type[{i}]: unknown loss '{name}'{did_you_mean(name, DPO_LOSS_TYPES)}; valid: {', '.join(DPO_LOSS_TYPES)}")
+    if len(ipo.loss_weights) != len(ipo.loss_type):
+        raise RapoError(
+            f"ipo.loss_weights: one weight per loss term: {len(ipo.loss_type)} terms {ipo.loss_type} but weights {ipo.loss_weights}"
+        )
+    if ipo.temperature <= 0 or not 0.0 < ipo.top_p <= 1.0:
+        raise RapoError(f"ipo.temperature must be > 0 and ipo.top_p in (0, 1], got {ipo.temperature} and {ipo.top_p}")
+    if ipo.sources is not None and not ipo.sources:
+        raise RapoError("ipo.sources: list at least one source, or null to reuse data.sources")
 
 
 # ---------------------------------------------------------------------------- overrides

@@ -14,7 +14,7 @@ from rapo_lite.recipe import Recipe, dump_recipe
 
 # Stage name -> module with a `run(ctx)` function. Stages of the recipe schema that are not
 # listed here are refused up front rather than skipped, so a recipe never half-runs.
-IMPLEMENTED_STAGES = {"sft": "rapo_lite.stages.sft", "rl": "rapo_lite.stages.rl"}
+IMPLEMENTED_STAGES = {"sft": "rapo_lite.stages.sft", "rl": "rapo_lite.stages.rl", "ipo": "rapo_lite.stages.ipo"}
 
 
 @dataclass

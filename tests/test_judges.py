@@ -254,5 +254,5 @@ def test_model_judge_closes_a_template_think_block(tiny_policy):
             return "<|user|>" + messages[-1]["content"] + "<|assistant|><think>\n"
 
     judge = ModelJudge(model, tok)
-    judge.tokenizer = R1Template()
-    assert judge.render([{"role": "user", "content": "x"}]).endswith("</think>\n\n")
+    judge.chat.tokenizer = R1Template()
+    assert judge.chat.render([{"role": "user", "content": "x"}]).endswith("</think>\n\n")

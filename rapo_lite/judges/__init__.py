@@ -78,7 +78,7 @@ def make_judge(cfg: Any, model: Any = None, tokenizer: Any = None, field: str = 
     if cfg.kind == "model":
         from rapo_lite.judges.llm import ModelJudge
 
-        return ModelJudge(model, tokenizer, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+        return ModelJudge(model, tokenizer, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, field=field)
     from rapo_lite.endpoint import ChatEndpoint
     from rapo_lite.judges.llm import EndpointJudge
 

@@ -1,7 +1,8 @@
 """Language-model judges: the policy's own base model, or an OpenAI-compatible endpoint.
 
-Both send the rubrics of `rubric.py` and read tags back; they differ only in how a batch of
-chat messages becomes a batch of replies (`_complete`).
+Both send the rubrics of `rubric.py` and read tags back; they differ only in the chat
+backend that turns a batch of messages into a batch of replies (`BaseModelChat`,
+`EndpointChat`), which other model-driven detectors (IPO's cue finder) reuse.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from rapo_lite.risk import estimate_level
 
 
 class _RubricJudge(Judge):
+    chat: Any  # BaseModelChat or EndpointChat
+
     def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
-        raise NotImplementedError
+        self.calls += len(conversations)
+        before = self.chat.errors
+        replies = self.chat.complete(conversations)
+        self.errors += self.chat.errors - before
+        return replies
 
     def judge_traces(self, queries: Sequence[TraceQuery]) -> list[TraceVerdict]:
         replies = self._complete([trace_messages(q.prompt, q.trace, q.level) for q in queries])
@@ -46,25 +53,23 @@ class _RubricJudge(Judge):
         return verdicts
 
 
-class ModelJudge(_RubricJudge):
-    """Judges with the policy's base weights: the LoRA adapter is switched off while it reads.
+class BaseModelChat:
+    """Chat replies from the policy's base weights: the LoRA adapter is switched off while it writes.
 
-    It holds a reference to the policy, not a copy, so judging costs activations and a KV
-    cache but no second set of weights. Greedy decoding with a small token cap; a template
-    that opens a think block in the prompt (R1-style) gets it closed at once, so the judge
+    It holds a reference to the policy, not a copy, so it costs activations and a KV cache
+    but no second set of weights. Greedy decoding with a small token cap; a template that
+    opens a think block in the prompt (R1-style) gets it closed at once, so the model
     answers instead of reasoning.
     """
 
-    name = "model"
-
-    def __init__(self, model: Any, tokenizer: Any, max_new_tokens: int = 48, batch_size: int = 8) -> None:
-        super().__init__()
+    def __init__(self, model: Any, tokenizer: Any, max_new_tokens: int = 48, batch_size: int = 8, field: str = "rl.judge") -> None:
         if model is None or not hasattr(model, "disable_adapter"):
-            raise RapoError("rl.judge.kind=model needs the policy loaded with a LoRA adapter (a PEFT model)")
+            raise RapoError(f"{field}.kind=model needs the policy loaded with a LoRA adapter (a PEFT model)")
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+        self.errors = 0
 
     def render(self, messages: list[dict[str, str]]) -> str:
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
@@ -72,10 +77,9 @@ class ModelJudge(_RubricJudge):
             text = text.rstrip() + f"\n\n{THINK_CLOSE}\n\n"
         return text
 
-    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+    def complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
         from rapo_lite.generation import generate
 
-        self.calls += len(conversations)
         prompts = [self.render(m) for m in conversations]
         with self.model.disable_adapter():
             out = generate(
@@ -85,22 +89,20 @@ class ModelJudge(_RubricJudge):
         return [g.text for g in out]
 
 
-class EndpointJudge(_RubricJudge):
-    """Judges through an OpenAI-compatible chat API, a few requests in flight at once.
+class EndpointChat:
+    """Chat replies from an OpenAI-compatible API, a few requests in flight at once.
 
-    on_error: "stop" raises the endpoint's error (after its retries); "neutral" scores the
-    item neutral and counts it in `errors`, so a flaky endpoint slows training but never
+    on_error: "stop" raises the endpoint's error (after its retries); "neutral" returns None
+    for that item and counts it in `errors`, so a flaky endpoint slows training but never
     ends it.
     """
 
-    name = "endpoint"
-
     def __init__(self, endpoint: Any, max_new_tokens: int = 48, on_error: str = "stop", workers: int = 4) -> None:
-        super().__init__()
         self.endpoint = endpoint
         self.max_new_tokens = max_new_tokens
         self.on_error = on_error
         self.workers = max(1, workers)
+        self.errors = 0
 
     def _one(self, messages: list[dict[str, str]]) -> str | None:
         try:
@@ -111,7 +113,27 @@ class EndpointJudge(_RubricJudge):
             self.errors += 1
             return None
 
-    def _complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
-        self.calls += len(conversations)
+    def complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             return list(pool.map(self._one, conversations))
+
+
+class ModelJudge(_RubricJudge):
+    """RAPO's judge: the base model itself (f0), through `BaseModelChat`."""
+
+    name = "model"
+
+    def __init__(self, model: Any, tokenizer: Any, max_new_tokens: int = 48, batch_size: int = 8, field: str = "rl.judge") -> None:
+        super().__init__()
+        self.chat = BaseModelChat(model, tokenizer, max_new_tokens, batch_size, field=field)
+        self.model = model
+
+
+class EndpointJudge(_RubricJudge):
+    """A judge behind an OpenAI-compatible API, through `EndpointChat`."""
+
+    name = "endpoint"
+
+    def __init__(self, endpoint: Any, max_new_tokens: int = 48, on_error: str = "stop", workers: int = 4) -> None:
+        super().__init__()
+        self.chat = EndpointChat(endpoint, max_new_tokens, on_error, workers)
