@@ -43,7 +43,14 @@ def run(recipe: Recipe) -> Path:
     metrics_path = run_dir / "metrics.jsonl"
     metrics_path.unlink(missing_ok=True)  # a rerun starts its log over
 
-    from rapo_lite.model import load_model, trainable_parameters  # before TRL: Unsloth patches it on import
+    if recipe.model.backend == "unsloth":
+        # Unsloth patches transformers, PEFT and TRL when imported, so it must come first; a
+        # missing package is reported by load_model with the install command.
+        try:
+            import unsloth  # noqa: F401
+        except ImportError:
+            pass
+    from rapo_lite.model import load_model, trainable_parameters
 
     import transformers
 

@@ -1,4 +1,4 @@
-"""A scripted local OpenAI-compatible chat server for tests (127.0.0.1, a free port)."""
+"""A scripted local OpenAI-compatible chat server for tests and benchmarks (127.0.0.1, a free port)."""
 
 import json
 import threading
@@ -9,10 +9,16 @@ import pytest
 
 
 class Server:
-    """A local chat endpoint whose behaviour per request is scripted by the test."""
+    """A local chat endpoint whose behaviour per request is scripted by the test.
+
+    `script` is a list of actions used up one per request, or a function from the request
+    body to an action. Actions: ("ok", text, finish_reason), ("status", code), ("garbage",),
+    ("sleep", seconds).
+    """
 
     def __init__(self, script):
-        self.script = list(script)
+        self.reply = script if callable(script) else None
+        self.script = [] if callable(script) else list(script)
         self.requests = []
         outer = self
 
@@ -23,7 +29,10 @@ class Server:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                action = outer.script.pop(0) if outer.script else ("ok", "fine.", "stop")
+                if outer.reply is not None:
+                    action = outer.reply(body)
+                else:
+                    action = outer.script.pop(0) if outer.script else ("ok", "fine.", "stop")
                 if action[0] == "sleep":
                     time.sleep(action[1])
                     action = ("ok", "late.", "stop")
@@ -40,6 +49,7 @@ class Server:
                 self.wfile.write(payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
