@@ -17,9 +17,9 @@ def cli(*args, cwd=ROOT, env_extra=None):
 
 
 def test_unimplemented_stage_is_refused_before_any_work(tmp_path):
-    r = cli("recipes/tiny.yaml", "stages=[sft,ipo]", f"output_dir={tmp_path}")
+    r = cli("recipes/tiny.yaml", "stages=[sft,eval]", f"output_dir={tmp_path}")
     assert r.returncode == 2
-    assert "'ipo' is part of the recipe schema but not available" in r.stderr and "Traceback" not in r.stderr
+    assert "'eval' is part of the recipe schema but not available" in r.stderr and "Traceback" not in r.stderr
     assert not list(tmp_path.iterdir())  # nothing written
 
 

@@ -121,6 +121,12 @@ _SOURCES: tuple[Source, ...] = (
         layouts.generic(require_label=True),
     ),
     Source(
+        "overrefusal",
+        'a folder of JSONL files with lines {"prompt", "harmful", "level", "reference", "category"} '
+        "(benign prompts that only sound dangerous, for measuring over-refusal)",
+        layouts.generic(require_label=True),
+    ),
+    Source(
         "file",
         "a JSONL/JSON/CSV/TSV/Parquet file, folder or hub name with a prompt column and optional "
         "harmful, level, reference, category columns",
@@ -151,19 +157,26 @@ def get_source(name: str) -> Source:
     return source
 
 
-def _samples_folder() -> Path:
+# Sources whose default data is a folder of JSONL files inside this package.
+_PACKAGE_FOLDERS = {"samples": "samples", "overrefusal": "overrefusal"}
+
+
+def _package_folder(name: str) -> Path:
     from importlib import resources
 
-    return Path(str(resources.files("rapo_lite.data") / "samples"))
+    return Path(str(resources.files("rapo_lite.data") / name))
 
 
 def _default_path(source: Source) -> str:
     if source.packaged is not None:
         return str(source.packaged.locate())
-    if source.name == "samples":
-        folder = _samples_folder()
+    if source.name in _PACKAGE_FOLDERS:
+        folder = _package_folder(_PACKAGE_FOLDERS[source.name])
         if not folder.is_dir() or not any(folder.glob("*.jsonl")):
-            raise RapoError(f"data source 'samples': the packaged folder {folder} has no .jsonl files (reinstall rapo-lite, or pass path=)")
+            raise RapoError(
+                f"data source '{source.name}': the packaged folder {folder} has no .jsonl files "
+                "(reinstall rapo-lite, or pass path=)"
+            )
         return str(folder)
     raise RapoError(f"data source '{source.name}' needs path= to {source.layout}")
 
