@@ -235,6 +235,12 @@ class EvalConfig:
     sources: list[SourceConfig] = _f(
         [], "Evaluation prompts. Training prompts of every stage are checked against these and must not overlap."
     )
+    judge: JudgeConfig = _f(JudgeConfig(), "Who judges refusals, helpfulness and safety traces in the evaluation.")
+    max_new_tokens: int = _f(256, "Token cap per evaluated completion; a think block cut off here counts as malformed.")
+    temperature: float = _f(0.0, "0 is greedy decoding (reproducible); above 0 samples.")
+    top_p: float = _f(1.0, "Nucleus sampling threshold when temperature > 0.")
+    batch_size: int = _f(8, "Prompts generated together in one batch.")
+    chat_template_kwargs: dict[str, Any] = _f({}, "Extra chat-template arguments, e.g. {enable_thinking: true}.")
 
 
 @dataclass
@@ -374,6 +380,10 @@ def validate(recipe: Recipe) -> Recipe:
     _validate_ipo(recipe.ipo)
     if not recipe.data.sources:
         raise RapoError("data.sources: list at least one source")
+    if "eval" in recipe.stages and not recipe.eval.sources:
+        raise RapoError(
+            "eval.sources: the eval stage needs evaluation prompts, e.g. [{name: jailbreakbench}, {name: overrefusal}]"
+        )
     if not recipe.run_name or "/" in recipe.run_name or recipe.run_name in (".", ".."):
         raise RapoError(f"run_name: must be a plain folder name, got {recipe.run_name!r}")
     return recipe

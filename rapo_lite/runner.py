@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rapo_lite import __version__
-from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
 from rapo_lite.recipe import Recipe, dump_recipe
 
-# Stage name -> module with a `run(ctx)` function. Stages of the recipe schema that are not
-# listed here are refused up front rather than skipped, so a recipe never half-runs.
-IMPLEMENTED_STAGES = {"sft": "rapo_lite.stages.sft", "rl": "rapo_lite.stages.rl", "ipo": "rapo_lite.stages.ipo"}
+# Stage name -> module with a `run(ctx)` function; recipe.validate() has already refused any
+# other name, before a model is loaded.
+STAGE_MODULES = {
+    "sft": "rapo_lite.stages.sft",
+    "rl": "rapo_lite.stages.rl",
+    "ipo": "rapo_lite.stages.ipo",
+    "eval": "rapo_lite.stages.eval",
+}
 
 
 @dataclass
@@ -26,17 +29,7 @@ class RunContext:
     metrics: JsonlLog
 
 
-def check_stages(recipe: Recipe) -> None:
-    for stage in recipe.stages:
-        if stage not in IMPLEMENTED_STAGES:
-            raise RapoError(
-                f"stages: '{stage}' is part of the recipe schema but not available in rapo-lite {__version__} yet "
-                f"(available: {', '.join(IMPLEMENTED_STAGES)}); remove it from stages"
-            )
-
-
 def run(recipe: Recipe) -> Path:
-    check_stages(recipe)
     run_dir = recipe.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
@@ -61,6 +54,6 @@ def run(recipe: Recipe) -> Path:
     ctx = RunContext(recipe, run_dir, model, tokenizer, JsonlLog(metrics_path))
     for stage in recipe.stages:
         print(f"[rapo-lite] stage {stage}")
-        importlib.import_module(IMPLEMENTED_STAGES[stage]).run(ctx)
+        importlib.import_module(STAGE_MODULES[stage]).run(ctx)
     print(f"[rapo-lite] done: {run_dir}")
     return run_dir

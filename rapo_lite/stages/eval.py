@@ -1,0 +1,116 @@
+"""Evaluation stage: the base model and the trained adapter on the same prompts, judged alike.
+
+Top to bottom:
+1. load eval.sources (JailbreakBench, StrongREJECT, the over-refusal set, ...);
+2. generate greedily with the adapter switched off (the base model) and on (the trained
+   policy); when nothing was trained in this run and no saved adapter exists, only the base;
+3. judge each completion: RAPO's reward case and safety-trace length, whether the answer
+   refuses, helps (benign), hands over content, and whether the reasoning shows intent to
+   comply (the rule cue detector);
+4. write eval/samples.jsonl (every prompt, thinking, answer and verdict), eval/summary.json
+   and eval/report.md (the before/after table), and print the table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from rapo_lite.chat import render_prompt
+from rapo_lite.cues import RuleCueDetector
+from rapo_lite.data import load_sources
+from rapo_lite.data.records import Record
+from rapo_lite.evaluation import report_markdown, summarize
+from rapo_lite.generation import generate
+from rapo_lite.io import atomic_write_text, write_jsonl
+from rapo_lite.judges import Judge, make_judge
+from rapo_lite.judges.signals import gives_content, is_refusal
+from rapo_lite.reasoning import parse_completion
+from rapo_lite.recipe import Recipe
+from rapo_lite.rewards import Rollout, rapo_rewards
+from rapo_lite.risk import estimate_level
+
+TRAINING_STAGES = ("sft", "rl", "ipo")
+
+
+def judge_samples(
+    records: Sequence[Record], completions: Sequence[str], model_name: str, judge: Judge, recipe: Recipe
+) -> list[dict[str, Any]]:
+    scores = rapo_rewards(
+        [Rollout(r.prompt, c, r.harmful, r.level, r.reference) for r, c in zip(records, completions)],
+        judge,
+        recipe.risk.parsed(),
+    )
+    cues = RuleCueDetector()
+    samples = []
+    for record, text, score in zip(records, completions, scores):
+        parsed = parse_completion(text)
+        verdict = None if not score.answer_judged else score.general > 0
+        if parsed.status == "unclosed":
+            verdict = False  # no answer at all: neither a refusal nor help
+        reasoning_harmful = None
+        if record.harmful and parsed.thinking:
+            reasoning_harmful = cues.find([record.prompt], [parsed.thinking])[0] is not None
+        samples.append(
+            {
+                "model": model_name,
+                "benchmark": record.source,
+                "level": estimate_level(record.prompt, record.level),
+                "harmful": record.harmful,
+                "prompt": record.prompt,
+                "thinking": parsed.thinking,
+                "answer": parsed.answer,
+                "think": parsed.status,
+                "refused": verdict if record.harmful else is_refusal(parsed.answer),
+                "helpful": None if record.harmful else verdict,
+                "gives_content": gives_content(parsed.answer),
+                "reasoning_harmful": reasoning_harmful,
+                "case": score.case,
+                "sentences": score.sentences,
+            }
+        )
+    return samples
+
+
+def _load_saved_adapter(model: Any, folder: Path) -> bool:
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        return False
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(weights)))
+    return True
+
+
+def run(ctx: Any) -> None:
+    recipe: Recipe = ctx.recipe
+    cfg = recipe.eval
+    records = load_sources([vars(s) for s in cfg.sources], seed=recipe.seed)
+    trained_here = any(s in TRAINING_STAGES for s in recipe.stages[: recipe.stages.index("eval")])
+    trained = trained_here or _load_saved_adapter(ctx.model, ctx.run_dir / "adapter")
+    judge = make_judge(cfg.judge, ctx.model, ctx.tokenizer, field="eval.judge")
+    prompts = [render_prompt(ctx.tokenizer, r.prompt, **cfg.chat_template_kwargs) for r in records]
+    settings = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                    batch_size=cfg.batch_size, seed=recipe.seed)
+
+    with ctx.model.disable_adapter():
+        base = generate(ctx.model, ctx.tokenizer, prompts, desc="eval: base model", **settings)
+    samples = judge_samples(records, [g.text for g in base], "base", judge, recipe)
+    if trained:
+        after = generate(ctx.model, ctx.tokenizer, prompts, desc="eval: trained", **settings)
+        samples += judge_samples(records, [g.text for g in after], "trained", judge, recipe)
+    else:
+        print("[rapo-lite] eval: no training stage ran and no saved adapter was found; evaluating the base model only")
+
+    out = ctx.run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "samples.jsonl", samples)
+    summary = {"models": summarize(samples), "judge": judge.name, **judge.counters(), "prompts": len(records),
+               "generation": settings}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} ({recipe.model.name_or_path}, judge: {judge.name})")
+    atomic_write_text(out / "report.md", report)
+    ctx.metrics.append({"stage": "eval", "step": 0, **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
+    print(report)
