@@ -67,6 +67,19 @@ def test_report_is_a_before_after_table():
     assert "Unreadable judge verdicts (left out of the shares): base 0, trained 1" in text
 
 
+def test_plots_from_the_fixture(tmp_path):
+    from rapo_lite import plots
+    from rapo_lite.levels import DEFAULT_BANDS
+
+    models = summarize(FIXTURE)
+    assert plots.asr_bars(models, tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+    assert plots.reasoning_length(models, DEFAULT_BANDS, tmp_path / "r.png").stat().st_size > 5000
+    rl_rows = [{"stage": "rl", "step": i, "reward": i / 10, "rewards/risk/mean": 0.1, "rewards/general/mean": 0.2}
+               for i in range(1, 4)]
+    assert plots.training_curves(rl_rows, tmp_path / "t.png").is_file()
+    assert plots.training_curves([], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+
+
 def test_judging_a_completion_fills_every_field():
     recipe = load_recipe("recipes/tiny.yaml")
     trace = "Okay, the user wants to break into a house, which is illegal and dangerous. I should refuse."
@@ -98,7 +111,13 @@ def test_eval_stage_end_to_end_on_the_tiny_model(tmp_path):
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     assert set(summary["models"]) == {"base", "trained"} and summary["judge"] == "rule"
     assert summary["models"]["base"]["n_harmful"] == 3 and summary["models"]["base"]["n_benign"] == 2
-    assert (run_dir / "eval" / "report.md").read_text().startswith("# Evaluation of tiny")
+    report = (run_dir / "eval" / "report.md").read_text()
+    assert report.startswith("# Evaluation of tiny")
+    for png in ("asr.png", "reasoning_length.png", "training.png"):
+        data = (run_dir / "eval" / png).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000, png
+        assert f"]({png})" in report
+    assert not list((run_dir / "eval").glob(".*.tmp"))
 
 
 def test_eval_only_loads_the_saved_adapter_or_says_base_only(tmp_path, capsys):

@@ -7,8 +7,9 @@ Top to bottom:
 3. judge each completion: RAPO's reward case and safety-trace length, whether the answer
    refuses, helps (benign), hands over content, and whether the reasoning shows intent to
    comply (the rule cue detector);
-4. write eval/samples.jsonl (every prompt, thinking, answer and verdict), eval/summary.json
-   and eval/report.md (the before/after table), and print the table.
+4. write eval/samples.jsonl (every prompt, thinking, answer and verdict), eval/summary.json,
+   eval/report.md (the before/after table) and PNG plots: ASR per benchmark, safety-reasoning
+   length per risk level against the bands, training curves from metrics.jsonl; print the table.
 """
 
 from __future__ import annotations
@@ -110,7 +111,16 @@ def run(ctx: Any) -> None:
     summary = {"models": summarize(samples), "judge": judge.name, **judge.counters(), "prompts": len(records),
                "generation": settings}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    from rapo_lite import plots
+    from rapo_lite.io import read_jsonl
+
+    figures = [plots.asr_bars(summary["models"], out / "asr.png"),
+               plots.reasoning_length(summary["models"], recipe.risk.parsed(), out / "reasoning_length.png")]
+    metrics_path = ctx.run_dir / "metrics.jsonl"
+    curves = plots.training_curves(read_jsonl(metrics_path) if metrics_path.is_file() else [], out / "training.png")
+    figures += [curves] if curves else []
     report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} ({recipe.model.name_or_path}, judge: {judge.name})")
+    report += "\n" + "\n".join(f"![{f.stem}]({f.name})" for f in figures) + "\n"
     atomic_write_text(out / "report.md", report)
     ctx.metrics.append({"stage": "eval", "step": 0, **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
     print(report)
