@@ -15,7 +15,9 @@ Runs the recipe's stages in order. Without RECIPE it runs the built-in default r
 Overrides use dotted keys and YAML values, for example:
   python train.py recipes/tiny.yaml lora.r=32 sft.max_steps=5 stages=[sft]
   python train.py recipes/tiny.yaml data.sources.0.count=20 model.backend=transformers
-`python train.py --help-recipe` lists every recipe key with its type, default and meaning."""
+`python train.py --help-recipe` lists every recipe key with its type, default and meaning.
+`python train.py compare RUN_DIR [RUN_DIR ...] [--out FILE]` prints one table over several
+runs' evaluations (written to FILE, default compare.md beside the first run)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("args", nargs="*", help="a recipe file and/or key=value overrides")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.add_argument("--help-recipe", action="store_true", help="list every recipe key and exit")
+    parser.add_argument("--out", help="compare: where to write the table")
     opts = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -30,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if opts.help_recipe:
             print(help_text())
+            return 0
+        if opts.args and opts.args[0] == "compare":
+            from rapo_lite.compare import compare
+
+            compare(opts.args[1:], opts.out)
             return 0
         recipe_path, overrides = _split_args(opts.args)
         recipe = load_recipe(recipe_path, overrides)

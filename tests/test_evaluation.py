@@ -131,3 +131,36 @@ def test_eval_only_loads_the_saved_adapter_or_says_base_only(tmp_path, capsys):
 def test_eval_without_sources_is_refused_when_the_recipe_loads():
     with pytest.raises(RapoError, match="eval.sources: the eval stage needs evaluation prompts"):
         load_recipe("recipes/tiny.yaml", ["stages=[eval]"])
+
+
+def test_compare_builds_one_table_over_runs(tmp_path):
+    from rapo_lite.compare import compare_table
+    from rapo_lite.evaluation import summarize
+
+    both, only_trained = summarize(FIXTURE), {"trained": summarize(FIXTURE)["trained"]}
+    for name, models in (("full", both), ("r_only", only_trained)):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "eval" / "summary.json").write_text(json.dumps({"models": models}))
+    table = compare_table([tmp_path / "full", tmp_path / "r_only"])
+    assert "| metric | base (full) | full | r_only |" in table
+    assert "| ASR, all harmful (lower is better) | 75.0% | 0.0% | 0.0% |" in table
+    with pytest.raises(RapoError, match="missing/eval/summary.json does not exist; run the recipe with the eval stage"):
+        compare_table([tmp_path / "missing"])
+
+
+def test_compare_from_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from rapo_lite.evaluation import summarize
+
+    (tmp_path / "a" / "eval").mkdir(parents=True)
+    (tmp_path / "a" / "eval" / "summary.json").write_text(json.dumps({"models": summarize(FIXTURE)}))
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "compare", str(tmp_path / "a")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "| metric | base (a) | a |" in out.stdout and (tmp_path / "compare.md").is_file()
+    bad = subprocess.run([sys.executable, str(ROOT / "train.py"), "compare", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "error: compare:" in bad.stderr and "Traceback" not in bad.stderr
