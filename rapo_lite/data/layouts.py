@@ -219,3 +219,30 @@ def generic(require_label: bool) -> Converter:
         ]
 
     return convert
+
+
+MMLU_CHOICES = "ABCD"
+MMLU_INSTRUCTION = "Answer with the letter of the correct option."
+
+
+def mmlu(t: Table, opts: Options) -> list[Row]:
+    """MMLU rows become a lettered multiple-choice prompt; the reference is the correct letter.
+
+    Rows whose correct_answer is not a letter A-D are skipped (the packaged copy has two
+    stray header rows whose value is "answer").
+    """
+    if not t.rows:
+        return []
+    options = [f"answer_{c.lower()}" for c in MMLU_CHOICES]
+    cells.need(t, opts, "question", "correct_answer", *options)
+    out = []
+    for i, row in enumerate(t.rows, 1):
+        letter = (cells.text(row.get("correct_answer"), cells.where(t, i, "correct_answer")) or "").strip().upper()
+        if letter not in MMLU_CHOICES:
+            continue
+        lines = [cells.text(row.get("question"), cells.where(t, i, "question")) or "", ""]
+        lines += [f"{c}. {cells.text(row.get(o), cells.where(t, i, o)) or ''}" for c, o in zip(MMLU_CHOICES, options)]
+        lines += ["", MMLU_INSTRUCTION]
+        out.append(Row(prompt="\n".join(lines), harmful=None, level=1, reference=letter,
+                       category=cells.category(row.get("topic"), cells.where(t, i, "topic"))))
+    return out

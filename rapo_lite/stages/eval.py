@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.cues import RuleCueDetector
-from rapo_lite.data import load_sources
+from rapo_lite.data import load_source, load_sources
 from rapo_lite.data.records import Record
-from rapo_lite.evaluation import report_markdown, summarize
+from rapo_lite.evaluation import extract_choice, report_markdown, summarize
 from rapo_lite.generation import generate
 from rapo_lite.io import atomic_write_text, write_jsonl
 from rapo_lite.judges import Judge, make_judge
@@ -74,6 +74,24 @@ def judge_samples(
     return samples
 
 
+def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """MMLU multiple choice, the letter read from the answer after the think block."""
+    import contextlib
+
+    questions = load_source("mmlu", count=recipe.eval.utility_count, seed=recipe.seed)
+    prompts = [render_prompt(ctx.tokenizer, q.prompt, **recipe.eval.chat_template_kwargs) for q in questions]
+    rows = []
+    for name in model_names:
+        adapter_off = ctx.model.disable_adapter() if name == "base" else contextlib.nullcontext()
+        with adapter_off:
+            outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: MMLU ({name})", **settings)
+        for q, g in zip(questions, outs):
+            choice = extract_choice(parse_completion(g.text).answer)
+            rows.append({"model": name, "topic": q.category, "prompt": q.prompt, "output": g.text,
+                         "choice": choice, "reference": q.reference, "correct": choice == q.reference})
+    return rows
+
+
 def _load_saved_adapter(model: Any, folder: Path) -> bool:
     weights = folder / "adapter_model.safetensors"
     if not weights.is_file():
@@ -108,7 +126,14 @@ def run(ctx: Any) -> None:
     out = ctx.run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "samples.jsonl", samples)
-    summary = {"models": summarize(samples), "judge": judge.name, **judge.counters(), "prompts": len(records),
+    models = summarize(samples)
+    if cfg.utility_count:
+        utility_samples = utility(ctx, recipe, ["base", "trained"] if trained else ["base"], settings)
+        write_jsonl(out / "utility_samples.jsonl", utility_samples)
+        for name in models:
+            mine = [u["correct"] for u in utility_samples if u["model"] == name]
+            models[name]["utility"] = sum(mine) / len(mine)
+    summary = {"models": models, "judge": judge.name, **judge.counters(), "prompts": len(records),
                "generation": settings}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     from rapo_lite import plots
