@@ -78,6 +78,11 @@ class SourceConfig:
     level: int | None = _f(None, "Override the risk level of every row (1 direct, 2 indirect, 3+ obfuscated).")
     levels: list[int] | None = _f(None, "Keep only rows whose risk level is in this list.")
     prompt_column: str | None = _f(None, "Column holding the prompt, for 'file' sources with another column name.")
+    wrap: Literal["roleplay", "encoded"] | None = _f(
+        None,
+        "Make each prompt harder: roleplay puts it after a real in-the-wild jailbreak prompt (level 2-3), encoded "
+        "sends it in base64 (level 3). For reporting attack success per risk level.",
+    )
 
 
 @dataclass

