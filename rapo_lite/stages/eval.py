@@ -15,6 +15,7 @@ Top to bottom:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,6 +107,7 @@ def _load_saved_adapter(model: Any, folder: Path) -> bool:
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.eval
+    started = time.perf_counter()
     records = load_sources([vars(s) for s in cfg.sources], seed=recipe.seed)
     trained_here = any(s in TRAINING_STAGES for s in recipe.stages[: recipe.stages.index("eval")])
     trained = trained_here or _load_saved_adapter(ctx.model, ctx.run_dir / "adapter")
@@ -149,3 +151,5 @@ def run(ctx: Any) -> None:
     atomic_write_text(out / "report.md", report)
     ctx.metrics.append({"stage": "eval", "step": 0, **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
     print(report)
+    print(f"[rapo-lite] eval: {len(records)} prompts x {len(models)} model(s) in {time.perf_counter() - started:.1f} s; "
+          f"written to {out}")
