@@ -17,7 +17,7 @@ def cli(*args, cwd=ROOT, env_extra=None):
 
 
 def test_a_recipe_error_is_refused_before_any_work(tmp_path):
-    r = cli("recipes/tiny.yaml", "stages=[sft,eval]", f"output_dir={tmp_path}")
+    r = cli("recipes/tiny.yaml", "stages=[sft,eval]", "eval.sources=[]", f"output_dir={tmp_path}")
     assert r.returncode == 2
     assert "eval.sources: the eval stage needs evaluation prompts" in r.stderr and "Traceback" not in r.stderr
     assert not list(tmp_path.iterdir())  # nothing written

@@ -130,7 +130,7 @@ def test_eval_only_loads_the_saved_adapter_or_says_base_only(tmp_path, capsys):
 
 def test_eval_without_sources_is_refused_when_the_recipe_loads():
     with pytest.raises(RapoError, match="eval.sources: the eval stage needs evaluation prompts"):
-        load_recipe("recipes/tiny.yaml", ["stages=[eval]"])
+        load_recipe(None, ["stages=[eval]"])
 
 
 def test_compare_builds_one_table_over_runs(tmp_path):
