@@ -246,3 +246,28 @@ def mmlu(t: Table, opts: Options) -> list[Row]:
         out.append(Row(prompt="\n".join(lines), harmful=None, level=1, reference=letter,
                        category=cells.category(row.get("topic"), cells.where(t, i, "topic"))))
     return out
+
+
+def sorry_bench(t: Table, opts: Options) -> list[Row]:
+    """SORRY-Bench: every row is an unsafe request; the prompt is the first user turn.
+
+    `turns` is a list of user turns (a JSON list, or a string holding one); `prompt_style`
+    other than "base" marks the benchmark's own mutated versions (ciphers, translations,
+    role-play...), which are kept and labelled with their style as the category suffix.
+    """
+    if not t.rows:
+        return []
+    cells.need(t, opts, "turns")
+    out = []
+    for i, row in enumerate(t.rows, 1):
+        turns = row.get("turns")
+        if isinstance(turns, str):
+            turns = [turns]
+        if not isinstance(turns, (list, tuple)) or not turns or not isinstance(turns[0], str):
+            raise RapoError(f"{cells.where(t, i, 'turns')}: expected a non-empty list of strings, got {turns!r}")
+        category = cells.category(row.get("category"), cells.where(t, i, "category"))
+        style = cells.text(row.get("prompt_style"), cells.where(t, i, "prompt_style"))
+        if style and style != "base":
+            category = f"{category or 'unknown'}/{style}"
+        out.append(Row(prompt=turns[0].strip(), harmful=None, level=1 if style in (None, "base") else 2, category=category))
+    return out

@@ -116,6 +116,12 @@ _SOURCES: tuple[Source, ...] = (
         layouts.xstest,
     ),
     Source(
+        "sorry_bench",
+        "SORRY-Bench JSONL with columns question_id, category, turns (list of user turns), prompt_style",
+        layouts.sorry_bench,
+        prompt_override=False,
+    ),
+    Source(
         "pasttense",
         "a text file with one harmful request per line, rephrased in the past tense",
         layouts.plain(("prompt",), level=2),
