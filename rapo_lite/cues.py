@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from rapo_lite.judges.rubric import tag_value
 from rapo_lite.judges.signals import gives_content, is_refusal, refusal_position, safety_sentence, task_sentence
 from rapo_lite.reasoning import sentence_spans
 
@@ -216,19 +217,16 @@ def cue_messages(prompt: str, sentences: Sequence[str]) -> list[dict[str, str]]:
     return [{"role": "system", "content": CUE_SYSTEM}, {"role": "user", "content": user}]
 
 
-_INDEX = re.compile(r"<index>\s*([^<]{0,12}?)\s*</index>", re.IGNORECASE)
-
-
 def parse_index(text: str, n: int) -> int | None:
     """The 1-based sentence number of a reply, 0 for "no cue", None when unreadable or not allowed.
 
     Sentence 1 is not allowed: the rubric rules it out, and a model that answers 1 anyway
     has not followed the rubric, so its reply is not trusted as "no cue" or as sentence 2.
     """
-    m = _INDEX.search(text)
-    if not m or not m.group(1).isascii() or not m.group(1).isdigit():
+    raw = tag_value(text, "index")
+    if raw is None or not raw.isascii() or not raw.isdigit():
         return None
-    value = int(m.group(1))
+    value = int(raw)
     return value if value == 0 or 2 <= value <= n else None
 
 

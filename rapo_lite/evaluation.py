@@ -36,7 +36,7 @@ from rapo_lite.rewards import CASES
 
 def share(flags: Iterable[bool | None]) -> tuple[float | None, int]:
     """(share of True among the readable flags, number of unreadable ones); None when nothing is readable."""
-    seen = [f for f in flags]
+    seen = list(flags)
     readable = [f for f in seen if f is not None]
     return (sum(readable) / len(readable) if readable else None), len(seen) - len(readable)
 

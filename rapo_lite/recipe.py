@@ -367,17 +367,8 @@ def validate(recipe: Recipe) -> Recipe:
     if not recipe.stages:
         raise RapoError(f"stages: list at least one stage out of {', '.join(STAGE_NAMES)}")
     recipe.risk.parsed()
-    positive = {
-        "model.max_seq_length": recipe.model.max_seq_length,
-        "lora.r": recipe.lora.r,
-        "sft.batch_size": recipe.sft.batch_size,
-        "sft.gradient_accumulation_steps": recipe.sft.gradient_accumulation_steps,
-        "sft.generation_batch_size": recipe.sft.generation_batch_size,
-        "sft.analysis_max_new_tokens": recipe.sft.analysis_max_new_tokens,
-        "sft.continuation_max_new_tokens": recipe.sft.continuation_max_new_tokens,
-        "sft.logging_steps": recipe.sft.logging_steps,
-    }
-    for name, value in positive.items():
+    for name in _POSITIVE:
+        value = _lookup(recipe, name)
         if value < 1:
             raise RapoError(f"{name}: must be >= 1, got {value}")
     for name in ("sft", "rl", "ipo"):
@@ -397,10 +388,25 @@ def validate(recipe: Recipe) -> Recipe:
     return recipe
 
 
+# Sizes and counts that must be at least 1, checked in this order by validate().
+_POSITIVE = (
+    "model.max_seq_length", "lora.r",
+    "sft.batch_size", "sft.gradient_accumulation_steps", "sft.generation_batch_size", "sft.analysis_max_new_tokens",
+    "sft.continuation_max_new_tokens", "sft.logging_steps",
+    "rl.max_completion_length", "rl.prompts_per_step", "rl.gradient_accumulation_steps", "rl.logging_steps",
+    "rl.judge.max_new_tokens", "rl.judge.batch_size",
+    "ipo.samples_per_prompt", "ipo.max_new_tokens", "ipo.generation_batch_size", "ipo.triggers_per_prompt",
+    "ipo.max_rounds", "ipo.batch_size", "ipo.gradient_accumulation_steps", "ipo.logging_steps",
+)
+
+
+def _lookup(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def _validate_rl(rl: RLConfig) -> None:
-    for name in ("max_completion_length", "prompts_per_step", "gradient_accumulation_steps", "logging_steps"):
-        if getattr(rl, name) < 1:
-            raise RapoError(f"rl.{name}: must be >= 1, got {getattr(rl, name)}")
     if rl.num_generations < 2:
         raise RapoError(f"rl.num_generations: GRPO compares completions of one prompt, so it needs >= 2, got {rl.num_generations}")
     if rl.temperature <= 0:
@@ -411,8 +417,6 @@ def _validate_rl(rl: RLConfig) -> None:
         raise RapoError(f"rl.beta: must be >= 0, got {rl.beta}")
     if len(rl.reward_weights) != 2:
         raise RapoError(f"rl.reward_weights: expected [w_risk, w_general], got {rl.reward_weights!r}")
-    if rl.judge.max_new_tokens < 1 or rl.judge.batch_size < 1:
-        raise RapoError("rl.judge.max_new_tokens and rl.judge.batch_size: must be >= 1")
     if rl.sources is not None and not rl.sources:
         raise RapoError("rl.sources: list at least one source, or null to reuse data.sources")
 
@@ -422,10 +426,6 @@ DPO_LOSS_TYPES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "
 
 
 def _validate_ipo(ipo: IPOConfig) -> None:
-    for name in ("samples_per_prompt", "max_new_tokens", "generation_batch_size", "triggers_per_prompt", "max_rounds",
-                 "batch_size", "gradient_accumulation_steps", "logging_steps"):
-        if getattr(ipo, name) < 1:
-            raise RapoError(f"ipo.{name}: must be >= 1, got {getattr(ipo, name)}")
     if not ipo.loss_type:
         raise RapoError("ipo.loss_type: list at least one loss term, e.g. [sigmoid, sft]")
     for i, name in enumerate(ipo.loss_type):

@@ -23,3 +23,12 @@ def _cache_dir(tmp_path_factory):
 def needs_unsloth(backend: str):
     if backend == "unsloth" and "unsloth" not in sys.modules:
         pytest.skip("unsloth not installed: pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9")
+
+
+def saved_lora_b(run_dir):
+    """The LoRA B matrices of the adapter a run saved; PEFT starts them at zero, so any
+    non-zero one shows that training moved the adapter."""
+    from safetensors.torch import load_file
+
+    weights = load_file(Path(run_dir) / "adapter" / "adapter_model.safetensors")
+    return [v for k, v in weights.items() if "lora_B" in k]

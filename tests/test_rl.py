@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import needs_unsloth
+from conftest import needs_unsloth, saved_lora_b
 from rapo_lite.data.hygiene import check_disjoint, normalise_prompt
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
@@ -169,8 +169,4 @@ def test_rl_stage_end_to_end_moves_the_adapter(tmp_path, monkeypatch, backend):
     logged = [m for m in read_jsonl(run_dir / "metrics.jsonl") if m.get("stage") == "rl" and "rewards/risk/mean" in m]
     assert [m["step"] for m in logged] == [1, 2]
     assert all("rewards/general/mean" in m and "judge/parse_failures" in m for m in logged)
-
-    from safetensors.torch import load_file
-
-    weights = load_file(run_dir / "adapter" / "adapter_model.safetensors")
-    assert any(v.abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)  # B starts at zero
+    assert any(b.abs().sum() > 0 for b in saved_lora_b(run_dir))

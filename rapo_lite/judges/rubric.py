@@ -64,13 +64,14 @@ def answer_messages(prompt: str, answer: str, harmful: bool, reference: str | No
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 
-def _tag(text: str, name: str) -> str | None:
+def tag_value(text: str, name: str) -> str | None:
+    """The lower-cased, stripped value of the first `<name>...</name>` tag, or None."""
     m = re.search(rf"<{name}>\s*([^<]{{0,40}}?)\s*</{name}>", text, re.IGNORECASE)
     return m.group(1).strip().lower() if m else None
 
 
 def parse_level(text: str) -> int | None:
-    value = _tag(text, "level")
+    value = tag_value(text, "level")
     if value is None or not value.isdigit():
         return None
     level = int(value)
@@ -79,7 +80,7 @@ def parse_level(text: str) -> int | None:
 
 def parse_case(text: str) -> bool | None:
     """True for safety_only, False for off_task, None when unreadable."""
-    value = _tag(text, "case")
+    value = tag_value(text, "case")
     if value is None:
         return None
     value = value.replace("-", "_").replace(" ", "_")
@@ -87,5 +88,5 @@ def parse_case(text: str) -> bool | None:
 
 
 def parse_score(text: str) -> bool | None:
-    value = _tag(text, "score")
+    value = tag_value(text, "score")
     return {"1": True, "0": False}.get(value or "")

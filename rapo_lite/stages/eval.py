@@ -48,9 +48,8 @@ def judge_samples(
     samples = []
     for record, text, score in zip(records, completions, scores):
         parsed = parse_completion(text)
+        # G's verdict; an unclosed think block has no answer, which rapo_rewards scores as neither refusal nor help
         verdict = None if not score.answer_judged else score.general > 0
-        if parsed.status == "unclosed":
-            verdict = False  # no answer at all: neither a refusal nor help
         reasoning_harmful = None
         if record.harmful and parsed.thinking:
             reasoning_harmful = cues.find([record.prompt], [parsed.thinking])[0] is not None

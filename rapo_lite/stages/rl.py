@@ -24,7 +24,7 @@ from rapo_lite.judges import Judge, make_judge
 from rapo_lite.levels import Band
 from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import Recipe
-from rapo_lite.rewards import RewardBreakdown, RewardWeights, Rollout, rapo_rewards
+from rapo_lite.rewards import CASES, RewardBreakdown, RewardWeights, Rollout, rapo_rewards
 
 
 class RolloutScorer:
@@ -71,7 +71,7 @@ class RolloutScorer:
         if log_metric is not None:
             for key, value in self.judge.counters().items():
                 log_metric(key, float(value - before[key]))
-            for case in ("adequate", "too_short", "too_long", "off_task", "malformed", "unjudged"):
+            for case in CASES:
                 log_metric(f"case/{case}", sum(s.case == case for s in self._scores) / len(self._scores))
         if self.log is None:
             return

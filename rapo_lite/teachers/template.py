@@ -17,7 +17,6 @@ Choices are made with a `random.Random` seeded from a SHA-256 of (seed, prompt),
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from dataclasses import dataclass
@@ -34,15 +33,8 @@ from rapo_lite.reasoning import (
     split_sentences,
 )
 from rapo_lite.risk import PromptFeatures, prompt_features, reveal_hidden_text
+from rapo_lite.seeding import seeded_rng
 from rapo_lite.teachers import Draft, phrases
-
-# ---------------------------------------------------------------------------- randomness
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
 
 # ---------------------------------------------------------------------------- prompt reading
 
@@ -368,7 +360,7 @@ class TemplateTeacher:
     def sentence_target(self, record: Record, level: int) -> int:
         """The exact sentence count for this prompt: fixed by (seed, prompt, level), inside the band."""
         lo, hi = band_for(level, self.bands).target()
-        return _rng("count", self.seed, level, record.prompt).randint(lo, hi)
+        return seeded_rng("count", self.seed, level, record.prompt).randint(lo, hi)
 
     def analysis(self, record: Record, level: int) -> str:
         """A one-paragraph, first-person safety analysis of `record.prompt` sized for `level`.
@@ -379,7 +371,7 @@ class TemplateTeacher:
         """
         n = self.sentence_target(record, level)
         for quote in (True, False):
-            rng = _rng("analysis", self.seed, level, record.harmful, record.prompt)
+            rng = seeded_rng("analysis", self.seed, level, record.harmful, record.prompt)
             text = _compose(_view(record.prompt, record.harmful, quote), record, level, n, rng)
             if count_sentences(text) == n and _reads_back(text) == n:
                 return text
@@ -396,7 +388,7 @@ class TemplateTeacher:
 
         Benign prompts without a reference return None so the caller's policy model answers.
         """
-        rng = _rng("continuation", self.seed, record.prompt)
+        rng = seeded_rng("continuation", self.seed, record.prompt)
         if record.harmful:
             thought = rng.choice(phrases.H_CLOSING_THOUGHT)
             alternative = phrases.ALTERNATIVE_BY_CATEGORY.get(record.category or "", phrases.ALTERNATIVE_DEFAULT)
