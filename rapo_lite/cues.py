@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from rapo_lite.judges.rubric import tag_value
+from rapo_lite.judges.rubric import tag_number
 from rapo_lite.judges.signals import gives_content, is_refusal, refusal_position, safety_sentence, task_sentence
 from rapo_lite.reasoning import sentence_spans
 
@@ -223,11 +223,8 @@ def parse_index(text: str, n: int) -> int | None:
     Sentence 1 is not allowed: the rubric rules it out, and a model that answers 1 anyway
     has not followed the rubric, so its reply is not trusted as "no cue" or as sentence 2.
     """
-    raw = tag_value(text, "index")
-    if raw is None or not raw.isascii() or not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if value == 0 or 2 <= value <= n else None
+    value = tag_number(text, "index")
+    return value if value is not None and (value == 0 or 2 <= value <= n) else None
 
 
 class ChatCueDetector(CueDetector):

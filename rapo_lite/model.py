@@ -13,9 +13,11 @@ from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir
+from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
 from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, LoraConfig, ModelConfig
 
 UNSLOTH_INSTALL = "pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9"
+VLLM_INSTALL = "pip install vllm (a release built for your torch and CUDA)"
 
 
 def resolve_model_path(name: str) -> str:
@@ -39,6 +41,15 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def locate_model(cfg: ModelConfig) -> str:
+    """The model's local folder (checked: safetensors weights and a chat template) or hub name,
+    so that a wrong model is reported before a run writes anything or loads any weights."""
+    path = resolve_model_path(cfg.name_or_path)
+    if Path(path).is_dir():
+        check_model_folder(Path(path))
+    return path
+
+
 def compute_dtype(cfg: ModelConfig) -> Any:
     import torch
 
@@ -49,15 +60,42 @@ def compute_dtype(cfg: ModelConfig) -> Any:
     return torch.float32
 
 
-def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0) -> tuple[Any, Any]:
-    """Load `cfg`'s model with a fresh LoRA adapter; returns (peft_model, tokenizer)."""
-    path = resolve_model_path(cfg.name_or_path)
-    loader = _load_unsloth if cfg.backend == "unsloth" else _load_transformers
+def check_fast_inference() -> None:
+    """rl.fast_inference needs vLLM and a CUDA GPU; say which is missing before anything loads."""
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("vllm") is None:
+        raise RapoError(f"rl.fast_inference: the vllm package is not installed; run: {VLLM_INSTALL} "
+                        "(or set rl.fast_inference=false)")
+    if not torch.cuda.is_available():
+        raise RapoError("rl.fast_inference: vLLM generation needs a CUDA GPU and none is visible; set rl.fast_inference=false")
+
+
+def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0, fast_inference: bool = False) -> tuple[Any, Any]:
+    """Load `cfg`'s model with a fresh LoRA adapter; returns (peft_model, tokenizer).
+
+    fast_inference (unsloth backend) also starts Unsloth's vLLM engine on the same weights;
+    the transformers backend leaves vLLM to TRL's GRPOTrainer (see stages/rl.py).
+    """
+    if fast_inference:
+        check_fast_inference()
+    path = locate_model(cfg)
     try:
-        model, tokenizer = loader(path, cfg, lora, seed)
+        if cfg.backend == "unsloth":
+            model, tokenizer = _load_unsloth(path, cfg, lora, seed, fast_inference)
+        else:
+            model, tokenizer = _load_transformers(path, cfg, lora, seed)
     except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else err.__class__.__name__
+        if "trust_remote_code" in str(err):
+            raise RapoError(
+                f"model {path} needs its own Python code to load; set model.trust_remote_code=true only if you trust "
+                "its source"
+            ) from None
         if Path(path).exists():
-            raise
+            raise RapoError(f"model.name_or_path: could not load folder {path} ({err.__class__.__name__}: {first})") from None
         raise RapoError(
             f"model.name_or_path: could not load {path!r} ({err.__class__.__name__}: {str(err).splitlines()[0][:200]}); "
             "without access to the hub, pass a local folder"
@@ -66,18 +104,22 @@ def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0) -> tuple[Any, 
     return model, _prepare_tokenizer(tokenizer, path)
 
 
-def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int) -> tuple[Any, Any]:
+def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int, fast_inference: bool = False) -> tuple[Any, Any]:
     try:
         from unsloth import FastLanguageModel
     except ImportError:
         raise RapoError(f"model.backend 'unsloth': the unsloth package is not installed; run: {UNSLOTH_INSTALL} "
                         "(or set model.backend=transformers)") from None
+    # vLLM sizes its LoRA slots and its share of the card when it starts, so both are fixed here.
+    vllm = {"fast_inference": True, "max_lora_rank": lora.r, "gpu_memory_utilization": VLLM_GPU_MEMORY_UTILIZATION} if fast_inference else {}
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=path,
         max_seq_length=cfg.max_seq_length,
         dtype=compute_dtype(cfg),
         load_in_4bit=cfg.load_in_4bit,
         trust_remote_code=cfg.trust_remote_code,
+        use_safetensors=True,  # pickled .bin weights can run code when loaded
+        **vllm,
     )
     model = FastLanguageModel.get_peft_model(
         model,
@@ -112,6 +154,7 @@ def _load_transformers(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int)
         dtype=dtype,
         quantization_config=quant,
         trust_remote_code=cfg.trust_remote_code,
+        use_safetensors=True,  # pickled .bin weights can run code when loaded
         device_map={"": 0} if torch.cuda.is_available() else None,
     )
     if cfg.load_in_4bit:
@@ -127,6 +170,37 @@ def _load_transformers(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int)
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, peft_config), tokenizer
+
+
+# Weight files that are Python pickles: loading one can execute code stored in it.
+_PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+_CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse a local model folder that cannot be loaded safely or used as a chat model,
+    before any weights are read: it must hold safetensors weights and a chat template."""
+    if not any(folder.glob("*.safetensors")):
+        pickles = sorted(p.name for pattern in _PICKLE_WEIGHTS for p in folder.glob(pattern))
+        found = f"only pickled weights ({', '.join(pickles[:3])}), which can run code when loaded" if pickles else "no weights"
+        raise RapoError(
+            f"model {folder}: {found}; this kit loads *.safetensors only (convert with "
+            "model.save_pretrained(folder, safe_serialization=True) in a session you trust)"
+        )
+    if not _has_chat_template(folder):
+        raise RapoError(f"model {folder}: its tokenizer has no chat template; use an instruct/chat model")
+
+
+def _has_chat_template(folder: Path) -> bool:
+    import json
+
+    if any((folder / name).is_file() for name in _CHAT_TEMPLATE_FILES) or (folder / "additional_chat_templates").is_dir():
+        return True
+    config = folder / "tokenizer_config.json"
+    try:
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False  # no or unreadable tokenizer config: the tokenizer load reports it
 
 
 def disable_cpu_repacking(model: Any) -> int:
@@ -174,6 +248,18 @@ def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
+def load_adapter_weights(model: Any, folder: str | Path) -> bool:
+    """Put a saved adapter's LoRA weights (safetensors) into the policy; False when there is none."""
+    weights = Path(folder) / "adapter_model.safetensors"
+    if not weights.is_file():
+        return False
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(model, load_file(str(weights)))
+    return True
+
+
 def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path) -> Path:
     """Merge a saved adapter into a 16-bit copy of the base model and save it.
 
@@ -186,7 +272,7 @@ def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | 
 
     dtype = torch.bfloat16 if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else torch.float16
     base = AutoModelForCausalLM.from_pretrained(
-        resolve_model_path(cfg.name_or_path), dtype=dtype, trust_remote_code=cfg.trust_remote_code
+        resolve_model_path(cfg.name_or_path), dtype=dtype, trust_remote_code=cfg.trust_remote_code, use_safetensors=True
     )
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     with atomic_dir(out_dir) as tmp:

@@ -9,6 +9,8 @@ type it wants, because a silently ignored typo in an ablation wastes a whole run
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from rapo_lite.errors import RapoError, did_you_mean
 from rapo_lite.levels import Band, bands_from_lists
 
 STAGE_NAMES = ("sft", "rl", "ipo", "eval")
+TRAINING_STAGES = ("sft", "rl", "ipo")  # the stages that change the adapter (and checkpoint it)
 TINY_MODEL = "rapo-lite/tiny-qwen3"
 SMOLLM2_MODEL = "rapo-lite/smollm2-135m-instruct"
 
@@ -90,6 +93,11 @@ class DataConfig:
     sources: list[SourceConfig] = _f(
         [SourceConfig()], "Training prompts: a list of sources, concatenated in order."
     )
+    long_prompts: Literal["skip", "error"] = _f(
+        "skip",
+        "A training prompt (of any stage) whose chat-templated tokens exceed model.max_seq_length: skip it and count "
+        "it (data/too_long in metrics.jsonl), or stop with an error naming it.",
+    )
 
 
 @dataclass
@@ -136,6 +144,7 @@ class SFTConfig:
     gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
     logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+    save_steps: int = _f(50, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept).")
     save_merged_16bit: bool = _f(False, "Also save the base model with the adapter merged in, in 16-bit, to merged_16bit/.")
 
 
@@ -195,8 +204,17 @@ class RLConfig:
     gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
     logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+    save_steps: int = _f(
+        10, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept); GRPO steps are slow."
+    )
     chat_template_kwargs: dict[str, Any] = _f(
         {}, "Extra arguments for the chat template when rendering RL prompts, e.g. {enable_thinking: true} for Qwen3."
+    )
+    fast_inference: bool = _f(
+        False,
+        "CUDA GPU with vllm installed: sample the rollouts with vLLM. The unsloth backend loads the policy with "
+        "Unsloth's fast_inference (vLLM shares the policy's weights and takes half the card); the transformers "
+        "backend uses TRL's colocated vLLM. Off: the policy's own generate().",
     )
 
 
@@ -233,6 +251,7 @@ class IPOConfig:
     gradient_accumulation_steps: int = _f(1, "Micro-batches summed before each optimizer step.")
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
     logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
+    save_steps: int = _f(25, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept).")
 
 
 @dataclass
@@ -269,6 +288,11 @@ class Recipe:
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.run_name
+
+    def training_sources(self, stage: str) -> list[SourceConfig]:
+        """The prompts a training stage reads: its own `sources`, else `data.sources`."""
+        own = getattr(self, stage).sources if stage != "sft" else None
+        return own or self.data.sources
 
 
 # ----------------------------------------------------------------------------- building
@@ -333,12 +357,18 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, str):
             # PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string, not a float.
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RapoError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if not math.isfinite(number):
+            raise RapoError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise RapoError(f"{where}: expected a string, got {value!r}")
@@ -366,7 +396,13 @@ def validate(recipe: Recipe) -> Recipe:
             )
     if not recipe.stages:
         raise RapoError(f"stages: list at least one stage out of {', '.join(STAGE_NAMES)}")
+    for stage in recipe.stages:
+        if recipe.stages.count(stage) > 1:
+            # a run folder holds one checkpoint series and one finished mark per stage
+            raise RapoError(f"stages: '{stage}' is listed {recipe.stages.count(stage)} times; each stage runs once per run")
     recipe.risk.parsed()
+    if not 0 <= recipe.seed < 2**32:  # numpy's seeding, which transformers.set_seed calls, refuses anything else
+        raise RapoError(f"seed: must be in [0, 2**32), got {recipe.seed}")
     for name in _POSITIVE:
         value = _lookup(recipe, name)
         if value < 1:
@@ -383,8 +419,12 @@ def validate(recipe: Recipe) -> Recipe:
         raise RapoError(
             "eval.sources: the eval stage needs evaluation prompts, e.g. [{name: jailbreakbench}, {name: overrefusal}]"
         )
-    if not recipe.run_name or "/" in recipe.run_name or recipe.run_name in (".", ".."):
+    if not recipe.run_name or any(c in recipe.run_name for c in "/\\\0") or recipe.run_name in (".", ".."):
         raise RapoError(f"run_name: must be a plain folder name, got {recipe.run_name!r}")
+    if not recipe.output_dir or "\0" in recipe.output_dir:
+        raise RapoError(f"output_dir: must be a folder path, got {recipe.output_dir!r}")
+    for where, endpoint in _endpoints(recipe, ""):
+        _validate_endpoint(endpoint, where)
     return recipe
 
 
@@ -392,12 +432,45 @@ def validate(recipe: Recipe) -> Recipe:
 _POSITIVE = (
     "model.max_seq_length", "lora.r",
     "sft.batch_size", "sft.gradient_accumulation_steps", "sft.generation_batch_size", "sft.analysis_max_new_tokens",
-    "sft.continuation_max_new_tokens", "sft.logging_steps",
+    "sft.continuation_max_new_tokens", "sft.logging_steps", "sft.save_steps",
     "rl.max_completion_length", "rl.prompts_per_step", "rl.gradient_accumulation_steps", "rl.logging_steps",
-    "rl.judge.max_new_tokens", "rl.judge.batch_size",
+    "rl.save_steps", "rl.judge.max_new_tokens", "rl.judge.batch_size",
     "ipo.samples_per_prompt", "ipo.max_new_tokens", "ipo.generation_batch_size", "ipo.triggers_per_prompt",
-    "ipo.max_rounds", "ipo.batch_size", "ipo.gradient_accumulation_steps", "ipo.logging_steps",
+    "ipo.max_rounds", "ipo.batch_size", "ipo.gradient_accumulation_steps", "ipo.logging_steps", "ipo.save_steps",
 )
+
+
+def _endpoints(obj: Any, where: str) -> list[tuple[str, EndpointConfig]]:
+    """Every EndpointConfig in the recipe with its dotted name (sft.endpoint, rl.judge.endpoint, ...)."""
+    if isinstance(obj, EndpointConfig):
+        return [(where, obj)]
+    if not dataclasses.is_dataclass(obj):
+        return []
+    found = []
+    for f in dataclasses.fields(obj):
+        found += _endpoints(getattr(obj, f.name), f"{where}.{f.name}" if where else f.name)
+    return found
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _validate_endpoint(cfg: EndpointConfig, where: str) -> None:
+    # Neither message repeats the value: it may be the very secret that was put in the wrong place.
+    if cfg.api_key_env is not None and not _ENV_NAME.fullmatch(cfg.api_key_env):
+        raise RapoError(
+            f"{where}.api_key_env: expected the name of an environment variable (letters, digits and _), not the key "
+            "itself; put the key in a variable and name it here (the value is not shown)"
+        )
+    if cfg.url and not re.match(r"https?://", cfg.url):
+        raise RapoError(f"{where}.url: expected an http:// or https:// URL such as http://localhost:8000/v1")
+    if "@" in cfg.url.split("://", 1)[-1].split("/", 1)[0]:
+        raise RapoError(
+            f"{where}.url: holds a user name or password (user:pass@host); put the key in an environment variable "
+            "named by api_key_env instead (the value is not shown)"
+        )
+    if cfg.timeout_s <= 0 or cfg.max_retries < 0:
+        raise RapoError(f"{where}: timeout_s must be > 0 and max_retries >= 0, got {cfg.timeout_s} and {cfg.max_retries}")
 
 
 def _lookup(obj: Any, dotted: str) -> Any:
@@ -459,7 +532,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         raise RapoError(f"override {assignment!r}: empty key part in '{key}'")
     try:
         value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, RecursionError) as err:
         raise RapoError(f"override {assignment!r}: value is not valid YAML ({err.__class__.__name__})") from None
     node: Any = raw
     cls: Any = Recipe
@@ -467,7 +540,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         last = depth == len(parts) - 1
         where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
                 raise RapoError(f"override {key}: '{part}' is not an index of {'.'.join(parts[:depth])} (0..{len(node) - 1})")
             idx = int(part)
             if last:
@@ -475,16 +548,19 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
                 return
             node = node[idx]
             continue
-        names = [f.name for f in dataclasses.fields(cls)]
-        if part not in names:
-            raise RapoError(f"override: unknown recipe key '{where}'{did_you_mean(part, names)}; valid keys here: {', '.join(names)}")
+        if not isinstance(node, dict):
+            raise RapoError(f"override {key}: {'.'.join(parts[:depth])} is {node!r}, which has no key '{part}'")
+        if cls is not None:  # a recipe section; below a free-form mapping (chat_template_kwargs) any key goes
+            names = [f.name for f in dataclasses.fields(cls)]
+            if part not in names:
+                raise RapoError(f"override: unknown recipe key '{where}'{did_you_mean(part, names)}; valid keys here: {', '.join(names)}")
         if last:
             node[part] = value
             return
         if part not in node or node[part] is None:
-            node[part] = _defaults_as_raw(cls, part)
+            node[part] = _defaults_as_raw(cls, part) if cls is not None else {}
         node = node[part]
-        cls = _dataclass_of(typing.get_type_hints(cls)[part])
+        cls = _dataclass_of(typing.get_type_hints(cls)[part]) if cls is not None else None
 
 
 def _dataclass_of(tp: Any) -> Any:
@@ -525,6 +601,8 @@ def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> Recipe:  
             mark = getattr(err, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise RapoError(f"recipe file {p}: malformed YAML{at}: {getattr(err, 'problem', err)}") from None
+        except RecursionError:
+            raise RapoError(f"recipe file {p}: malformed YAML: nested too deeply") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -1,6 +1,7 @@
 """A scripted local OpenAI-compatible chat server for tests and benchmarks (127.0.0.1, a free port)."""
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,8 @@ class Server:
 
     `script` is a list of actions used up one per request, or a function from the request
     body to an action. Actions: ("ok", text, finish_reason), ("status", code), ("garbage",),
-    ("sleep", seconds).
+    ("sleep", seconds), ("json", payload) for any JSON body, and ("trickle", seconds), which
+    sends a valid-looking reply one byte per 0.1 s for that long.
     """
 
     def __init__(self, script):
@@ -40,15 +42,33 @@ class Server:
                     self.send_response(action[1])
                     self.end_headers()
                     return
-                payload = b"<html>not json" if action[0] == "garbage" else json.dumps(
-                    {"choices": [{"message": {"content": action[1]}, "finish_reason": action[2]}]}).encode()
+                if action[0] == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(10**6))
+                    self.end_headers()
+                    end = time.monotonic() + action[1]
+                    try:
+                        while time.monotonic() < end:
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except OSError:  # the client gave up, as it should
+                        pass
+                    return
+                if action[0] == "json":
+                    action = ("raw", json.dumps(action[1]).encode())
+                if action[0] == "raw":
+                    payload = action[1]
+                else:
+                    payload = b"<html>not json" if action[0] == "garbage" else json.dumps(
+                        {"choices": [{"message": {"content": action[1]}, "finish_reason": action[2]}]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -56,6 +76,13 @@ class Server:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client that gave up on a slow reply (as it should) leaves a broken pipe; not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @pytest.fixture

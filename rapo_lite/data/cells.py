@@ -50,6 +50,11 @@ def text(value: Any, where: str) -> str | None:
     if _is_missing(value):
         return None
     if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from a JSON/YAML \ud800 escape: no tokenizer or file takes it
+                raise RapoError(f"{where}: holds invalid Unicode (an unpaired surrogate escape such as \\ud800)") from None
         return value
     raise RapoError(f"{where}: expected text, got {type(value).__name__} {str(value)[:40]!r}")
 

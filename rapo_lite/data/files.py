@@ -106,6 +106,8 @@ def _read_yaml(path: Path) -> list[dict[str, Any]]:
         doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         raise RapoError(f"file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise RapoError(f"file {path}: nested too deeply to read") from None
     return _records_in(doc, str(path))
 
 

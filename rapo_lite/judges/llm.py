@@ -92,9 +92,12 @@ class BaseModelChat:
 class EndpointChat:
     """Chat replies from an OpenAI-compatible API, a few requests in flight at once.
 
-    on_error: "stop" raises the endpoint's error (after its retries); "neutral" returns None
-    for that item and counts it in `errors`, so a flaky endpoint slows training but never
-    ends it.
+    Each request is bounded by the endpoint's timeout and retries (endpoint.py). Once one item
+    of a batch has used up its retries, the endpoint is taken to be down for that batch: the
+    items not yet sent are not sent, instead of each waiting out its own retries. Then
+    on_error "stop" raises the endpoint's error, and "neutral" returns None for every item
+    without a reply and counts them in `errors`, so a flaky endpoint slows training but
+    never ends it. The next batch tries the endpoint again.
     """
 
     def __init__(self, endpoint: Any, max_new_tokens: int = 48, on_error: str = "stop", workers: int = 4) -> None:
@@ -104,18 +107,26 @@ class EndpointChat:
         self.workers = max(1, workers)
         self.errors = 0
 
-    def _one(self, messages: list[dict[str, str]]) -> str | None:
-        try:
-            return self.endpoint.chat(messages, max_tokens=self.max_new_tokens, temperature=0.0).text
-        except RapoError:
-            if self.on_error == "stop":
-                raise
-            self.errors += 1
-            return None
-
     def complete(self, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        failures: list[RapoError] = []  # appended from worker threads; list.append is atomic
+
+        def one(messages: list[dict[str, str]]) -> str | None:
+            if failures:
+                return None
+            try:
+                return self.endpoint.chat(messages, max_tokens=self.max_new_tokens, temperature=0.0).text
+            except RapoError as err:
+                failures.append(err)
+                return None
+
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(self._one, conversations))
+            replies = list(pool.map(one, conversations))
+        if failures and self.on_error == "stop":
+            section = getattr(self.endpoint, "field", "judge.endpoint").removesuffix(".endpoint")
+            raise RapoError(f"{failures[0]}; stopping ({section}.on_error=neutral would score such items neutral "
+                            "and go on)")
+        self.errors += sum(reply is None for reply in replies)
+        return replies
 
 
 class ModelJudge(_RubricJudge):

@@ -70,12 +70,18 @@ def tag_value(text: str, name: str) -> str | None:
     return m.group(1).strip().lower() if m else None
 
 
-def parse_level(text: str) -> int | None:
-    value = tag_value(text, "level")
-    if value is None or not value.isdigit():
+def tag_number(text: str, name: str) -> int | None:
+    """The first `<name>` tag's value as a whole number >= 0, or None. ASCII digits only:
+    str.isdigit() also accepts superscripts and other scripts' digits that int() refuses."""
+    value = tag_value(text, name)
+    if value is None or not value.isascii() or not value.isdigit():
         return None
-    level = int(value)
-    return level if 1 <= level <= MAX_LEVEL else None
+    return int(value)
+
+
+def parse_level(text: str) -> int | None:
+    level = tag_number(text, "level")
+    return level if level is not None and 1 <= level <= MAX_LEVEL else None
 
 
 def parse_case(text: str) -> bool | None:

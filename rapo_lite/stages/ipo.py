@@ -33,6 +33,7 @@ from rapo_lite.io import write_jsonl
 from rapo_lite.judges import AnswerQuery, Judge, make_judge
 from rapo_lite.reasoning import THINK_CLOSE, THINK_OPEN, format_completion, parse_completion
 from rapo_lite.recipe import IPOConfig, Recipe
+from rapo_lite.resume import reuse_rows
 from rapo_lite.triggers import DEFAULT_TRIGGERS, check_pool, sample_triggers
 
 # The rejected side of a benign pair: an over-cautious refusal of a harmless request.
@@ -203,10 +204,17 @@ class PairBuilder:
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.ipo
-    records = load_training(cfg.sources or recipe.data.sources, recipe.eval.sources, recipe.seed, "ipo")
+    records = load_training(recipe.training_sources("ipo"), recipe.eval.sources, recipe.seed, "ipo")
+    resumed = reuse_rows(ctx, "ipo_pairs.jsonl")
+    if resumed is not None:  # a rerun after a crash trains on the pairs it had built
+        train_and_save(ctx, resumed)
+        return
+    from rapo_lite.stages import fitting_prompts
+
+    pool = check_pool(cfg.triggers if cfg.triggers is not None else DEFAULT_TRIGGERS)
+    records = fitting_prompts(ctx, records, "ipo")
     harmful = [r for r in records if r.harmful]
     benign = [r for r in records if not r.harmful]
-    pool = check_pool(cfg.triggers if cfg.triggers is not None else DEFAULT_TRIGGERS)
     judge = make_judge(cfg.judge, ctx.model, ctx.tokenizer, field="ipo.judge")
     detector = make_cue_detector(cfg.cue_detector, ctx.model, ctx.tokenizer)
     builder = PairBuilder(ctx.model, ctx.tokenizer, judge, detector, pool, cfg, recipe.seed)
@@ -237,9 +245,13 @@ def run(ctx: Any) -> None:
             "or a higher ipo.temperature."
         )
         return
-    train(ctx, pairs)
+    train_and_save(ctx, pairs)
+
+
+def train_and_save(ctx: Any, pairs: list[dict[str, Any]]) -> None:
     from rapo_lite.model import save_adapter
 
+    train(ctx, pairs)
     save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
 
 
@@ -248,8 +260,8 @@ def train(ctx: Any, pairs: list[dict[str, Any]]) -> None:
     from trl import DPOConfig, DPOTrainer
 
     from rapo_lite import trl_compat
-    from rapo_lite.metrics import MetricsCallback
-    from rapo_lite.stages import trainer_args
+    from rapo_lite.resume import checkpoint_dir
+    from rapo_lite.stages import fit, stage_callbacks, trainer_args
 
     trl_compat.install()
     recipe: Recipe = ctx.recipe
@@ -260,7 +272,7 @@ def train(ctx: Any, pairs: list[dict[str, Any]]) -> None:
         loss_weights=list(cfg.loss_weights),
         per_device_train_batch_size=cfg.batch_size,
         max_length=recipe.model.max_seq_length,
-        **trainer_args(recipe, cfg, str(ctx.run_dir / "checkpoints" / "ipo")),
+        **trainer_args(recipe, cfg, str(checkpoint_dir(ctx.run_dir, "ipo"))),
     )
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     trainer = DPOTrainer(
@@ -269,6 +281,6 @@ def train(ctx: Any, pairs: list[dict[str, Any]]) -> None:
         args=args,
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
-        callbacks=[MetricsCallback(ctx.metrics, "ipo")],
+        callbacks=stage_callbacks(ctx, "ipo"),
     )
-    trainer.train()
+    fit(ctx, trainer, "ipo")

@@ -24,6 +24,7 @@ from rapo_lite.judges import Judge, make_judge
 from rapo_lite.levels import Band
 from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import Recipe
+from rapo_lite.resume import ROLLOUTS_FILE, checkpoint_dir
 from rapo_lite.rewards import CASES, RewardBreakdown, RewardWeights, Rollout, rapo_rewards
 
 
@@ -110,16 +111,20 @@ def build_dataset(records: list[Any], tokenizer: Any, template_kwargs: dict[str,
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
     rl = recipe.rl
-    records = load_training(rl.sources or recipe.data.sources, recipe.eval.sources, recipe.seed, "rl")
+    records = load_training(recipe.training_sources("rl"), recipe.eval.sources, recipe.seed, "rl")
     if not records:
         raise RapoError("rl: no training prompts after filtering; check rl.sources (or data.sources)")
+    from rapo_lite.stages import fit, fitting_prompts
+
+    records = fitting_prompts(ctx, records, "rl", **rl.chat_template_kwargs)
     judge = make_judge(rl.judge, ctx.model, ctx.tokenizer)
-    rollouts_path = ctx.run_dir / "rollouts.jsonl"
-    rollouts_path.unlink(missing_ok=True)
+    # The runner has already cut rollouts.jsonl back to the checkpoint this stage resumes from
+    # (or emptied it for a fresh start), so rows are only ever appended here.
+    rollouts_path = ctx.run_dir / ROLLOUTS_FILE
     scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights), JsonlLog(rollouts_path))
     print(f"[rapo-lite] RL on {len(records)} prompts, judge: {judge.name}")
     trainer = build_trainer(ctx, scorer, build_dataset(records, ctx.tokenizer, rl.chat_template_kwargs))
-    trainer.train()
+    fit(ctx, trainer, "rl")
     ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **judge.counters()})
 
     from rapo_lite.model import save_adapter
@@ -135,6 +140,7 @@ def grpo_args(recipe: Recipe, output_dir: str) -> Any:
 
     rl = recipe.rl
     return GRPOConfig(
+        **_vllm_args(recipe),
         num_generations=rl.num_generations,
         max_completion_length=rl.max_completion_length,
         temperature=rl.temperature,
@@ -148,18 +154,33 @@ def grpo_args(recipe: Recipe, output_dir: str) -> Any:
     )
 
 
+def _vllm_args(recipe: Recipe) -> dict[str, Any]:
+    """GRPOConfig fields for rl.fast_inference: vLLM colocated in this process.
+
+    With the unsloth backend the engine already exists (model.vllm_engine, loaded on the same
+    weights) and Unsloth's GRPOTrainer patch uses it; with the transformers backend TRL starts
+    its own engine with this share of the card and context length.
+    """
+    if not recipe.rl.fast_inference:
+        return {}
+    from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
+
+    return dict(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
+                vllm_max_model_length=recipe.model.max_seq_length)
+
+
 def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: list[Any] | None = None) -> Any:
     from trl import GRPOTrainer
 
     from rapo_lite import trl_compat
-    from rapo_lite.metrics import MetricsCallback
+    from rapo_lite.stages import stage_callbacks
 
     trl_compat.install()
     return GRPOTrainer(
         model=ctx.model,
         reward_funcs=reward_funcs or [scorer.risk, scorer.general],
-        args=grpo_args(ctx.recipe, str(ctx.run_dir / "checkpoints" / "rl")),
+        args=grpo_args(ctx.recipe, str(checkpoint_dir(ctx.run_dir, "rl"))),
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
-        callbacks=[MetricsCallback(ctx.metrics, "rl")],
+        callbacks=stage_callbacks(ctx, "rl"),
     )

@@ -9,6 +9,7 @@ Top to bottom:
    never close the think block are dropped and counted;
 4. SFT with TRL's SFTTrainer on prompt -> completion, loss on the completion only;
 5. the adapter is saved to <run>/adapter.
+A resumed stage (a rerun after a crash) trains on the sft_data.jsonl it wrote before.
 """
 
 from __future__ import annotations
@@ -25,13 +26,31 @@ from rapo_lite.io import write_jsonl
 from rapo_lite.levels import band_for
 from rapo_lite.reasoning import THINK_CLOSE, analysis_prefill, count_sentences
 from rapo_lite.recipe import Recipe
+from rapo_lite.resume import reuse_rows
 from rapo_lite.risk import estimate_level
 from rapo_lite.teachers import Teacher, make_teacher
 
 
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
-    records = load_training(recipe.data.sources, recipe.eval.sources, recipe.seed, "sft")
+    records = load_training(recipe.training_sources("sft"), recipe.eval.sources, recipe.seed, "sft")
+    examples = reuse_rows(ctx, "sft_data.jsonl")
+    if examples is None:
+        examples = prepare(ctx, records)
+    train(ctx, examples)
+    from rapo_lite.model import save_adapter, save_merged_16bit
+
+    adapter_dir = save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
+    if recipe.sft.save_merged_16bit:
+        save_merged_16bit(recipe.model, adapter_dir, ctx.run_dir / "merged_16bit")
+
+
+def prepare(ctx: Any, records: list[Record]) -> list[dict[str, Any]]:
+    """Write the warm-up examples to sft_data.jsonl and their counts to metrics.jsonl."""
+    from rapo_lite.stages import fitting_prompts
+
+    recipe: Recipe = ctx.recipe
+    records = fitting_prompts(ctx, records, "sft")
     teacher = make_teacher(recipe.sft.teacher, recipe.risk.parsed(), recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
     examples, dropped = build_examples(records, teacher, ctx.model, ctx.tokenizer, recipe)
     write_jsonl(ctx.run_dir / "sft_data.jsonl", examples)
@@ -44,12 +63,7 @@ def run(ctx: Any) -> None:
             f"sft: every warm-up example was dropped ({summary}); a model this small may not follow the analyst "
             "instruction: try sft.teacher=template, or raise sft.analysis_max_new_tokens"
         )
-    train(ctx, examples)
-    from rapo_lite.model import save_adapter, save_merged_16bit
-
-    adapter_dir = save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
-    if recipe.sft.save_merged_16bit:
-        save_merged_16bit(recipe.model, adapter_dir, ctx.run_dir / "merged_16bit")
+    return examples
 
 
 def build_examples(
@@ -116,8 +130,8 @@ def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
     from trl import SFTConfig, SFTTrainer
 
     from rapo_lite import trl_compat
-    from rapo_lite.metrics import MetricsCallback
-    from rapo_lite.stages import trainer_args
+    from rapo_lite.resume import checkpoint_dir
+    from rapo_lite.stages import fit, stage_callbacks, trainer_args
 
     trl_compat.install()
 
@@ -127,7 +141,7 @@ def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
         max_length=recipe.model.max_seq_length,
         completion_only_loss=True,
         packing=False,
-        **trainer_args(recipe, recipe.sft, str(ctx.run_dir / "checkpoints" / "sft")),
+        **trainer_args(recipe, recipe.sft, str(checkpoint_dir(ctx.run_dir, "sft"))),
     )
     dataset = Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
     trainer = SFTTrainer(
@@ -135,6 +149,6 @@ def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
         args=args,
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
-        callbacks=[MetricsCallback(ctx.metrics, "sft")],
+        callbacks=stage_callbacks(ctx, "sft"),
     )
-    trainer.train()
+    fit(ctx, trainer, "sft")
