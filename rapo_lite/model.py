@@ -166,6 +166,26 @@ def trainable_parameters(model: Any) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- saving
 
 
+def load_adapter_weights(model: Any, folder: str | Path, field: str = "lora.init_from") -> None:
+    """Copy a saved adapter's LoRA weights into `model`'s adapter (same r and target modules)."""
+    weights = Path(folder) / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise RapoError(f"{field}: {weights} does not exist; expected a folder written by a run (its adapter/)")
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    state = load_file(str(weights))
+    try:
+        result = set_peft_model_state_dict(model, state)
+    except RuntimeError as err:  # a shape mismatch: another rank or model
+        raise RapoError(f"{field}: {weights} does not fit this model's adapter ({str(err).splitlines()[0][:160]}); "
+                        "use the same model, lora.r and lora.target_modules as the run that saved it") from None
+    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    if missing:
+        raise RapoError(f"{field}: {len(missing)} weights in {weights} have no place in this adapter (e.g. {missing[0]}); "
+                        "use the same lora.target_modules as the run that saved it")
+
+
 def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     """Save the LoRA adapter in PEFT format (adapter_config.json + adapter_model.safetensors)."""
     with atomic_dir(out_dir) as tmp:

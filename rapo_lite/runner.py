@@ -49,6 +49,11 @@ def run(recipe: Recipe) -> Path:
 
     transformers.set_seed(recipe.seed)
     model, tokenizer = load_model(recipe.model, recipe.lora, recipe.seed)
+    if recipe.lora.init_from:
+        from rapo_lite.model import load_adapter_weights
+
+        load_adapter_weights(model, recipe.lora.init_from)
+        print(f"[rapo-lite] adapter initialised from {recipe.lora.init_from}")
     trainable, total = trainable_parameters(model)
     print(f"[rapo-lite] {recipe.model.name_or_path} via {recipe.model.backend}: {trainable:,} trainable of {total:,} parameters")
     ctx = RunContext(recipe, run_dir, model, tokenizer, JsonlLog(metrics_path))
