@@ -240,24 +240,38 @@ def trainable_parameters(model: Any) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- saving
 
 
+def load_adapter_weights(model: Any, folder: str | Path, field: str = "lora.init_from", required: bool = True) -> bool:
+    """Copy a saved adapter's LoRA weights (safetensors) into `model`'s adapter (same r and target modules).
+
+    A folder without an adapter is an error naming `field`, or False when not `required`.
+    """
+    weights = Path(folder) / "adapter_model.safetensors"
+    if not weights.is_file():
+        if not required:
+            return False
+        raise RapoError(f"{field}: {weights} does not exist; expected a folder written by a run (its adapter/)")
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    state = load_file(str(weights))
+    try:
+        result = set_peft_model_state_dict(model, state)
+    except RuntimeError as err:  # a shape mismatch: another rank or model
+        raise RapoError(f"{field}: {weights} does not fit this model's adapter ({str(err).splitlines()[0][:160]}); "
+                        "use the same model, lora.r and lora.target_modules as the run that saved it") from None
+    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    if missing:
+        raise RapoError(f"{field}: {len(missing)} weights in {weights} have no place in this adapter (e.g. {missing[0]}); "
+                        "use the same lora.target_modules as the run that saved it")
+    return True
+
+
 def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     """Save the LoRA adapter in PEFT format (adapter_config.json + adapter_model.safetensors)."""
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
     return Path(out_dir)
-
-
-def load_adapter_weights(model: Any, folder: str | Path) -> bool:
-    """Put a saved adapter's LoRA weights (safetensors) into the policy; False when there is none."""
-    weights = Path(folder) / "adapter_model.safetensors"
-    if not weights.is_file():
-        return False
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    set_peft_model_state_dict(model, load_file(str(weights)))
-    return True
 
 
 def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path) -> Path:

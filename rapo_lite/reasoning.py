@@ -88,6 +88,7 @@ _MAYBE_FINAL = frozenset(
 )
 # Terminal punctuation, optional closing quotes/brackets, then whitespace.
 _END = re.compile(r"(?:[.!?]+|\u2026)[\"'\u201d\u2019)\]]*(?=\s)")
+_CLOSED = re.compile(r"(?:[.!?]+|\u2026)[\"'\u201d\u2019)\]]*$")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*\u2022]\s*)?(?:\d{1,3}|[A-Za-z]|[ivxlcIVXLC]{1,5})$")
 
@@ -147,3 +148,15 @@ def split_sentences(text: str) -> list[str]:
 
 def count_sentences(text: str) -> int:
     return len(sentence_spans(text))
+
+
+def complete_sentences(text: str) -> str:
+    """`text` without its last sentence when that one was cut off mid-way (no closing punctuation).
+
+    For generations stopped by a token cap; earlier lines count as complete, since only the
+    last can have been cut.
+    """
+    spans = sentence_spans(text)
+    if spans and not _CLOSED.search(text[spans[-1][0]:spans[-1][1]]):
+        spans = spans[:-1]
+    return text[: spans[-1][1]] if spans else ""

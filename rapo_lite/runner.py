@@ -96,9 +96,12 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
     transformers.set_seed(recipe.seed)
     model, tokenizer = load_model(recipe.model, recipe.lora, recipe.seed,
                                   fast_inference=recipe.rl.fast_inference and "rl" in recipe.stages)
+    if recipe.lora.init_from:
+        load_adapter_weights(model, recipe.lora.init_from)
+        print(f"[rapo-lite] adapter initialised from {recipe.lora.init_from}")
     trainable, total = trainable_parameters(model)
     print(f"[rapo-lite] {recipe.model.name_or_path} via {recipe.model.backend}: {trainable:,} trainable of {total:,} parameters")
-    if state.trained() and load_adapter_weights(model, run_dir / "adapter"):
+    if state.trained() and load_adapter_weights(model, run_dir / "adapter", f"{run_dir} (resuming)", required=False):
         print(f"[rapo-lite] continuing from the adapter of the finished stages ({', '.join(state.trained())})")
     ctx = RunContext(recipe, run_dir, model, tokenizer, JsonlLog(metrics_path))
     for stage in todo:

@@ -94,13 +94,39 @@ def test_still_unsafe_continuations_are_intervened_again(tiny_policy, monkeypatc
 
 def test_rounds_stop_without_a_cue(tiny_policy, monkeypatch):
     model, tok = tiny_policy
-    builder, _ = builder_for(model, tok)
+    builder, _ = builder_for(model, tok, "ipo.no_cue=skip")
     job = Intervention(HARMFUL, "<prompt>", "<think>\nOkay. ", "Here's how.", list(DEFAULT_TRIGGERS[:3]))
     monkeypatch.setattr(ipo, "unsafe_flags", lambda j, r, c: [True] * len(c))
     monkeypatch.setattr(ipo, "first_cue_offset", lambda det, prompt, text: None)
     stats = builder.run_rounds([job])
     assert not job.safe and job.stopped == "no_cue" and stats[0]["became_safe"] == 0
     assert builder.intervened_pairs([job]) == []
+
+
+def test_without_a_cue_the_next_trigger_replaces_the_last(tiny_policy, monkeypatch):
+    model, tok = tiny_policy
+    builder, _ = builder_for(model, tok, "ipo.max_rounds=3")  # no_cue: start is the default
+    job = Intervention(HARMFUL, "<prompt>", "<think>\nOkay. ", "Here's how.", list(DEFAULT_TRIGGERS[:3]))
+    flags = iter([[True], [True], [False]])
+    monkeypatch.setattr(ipo, "unsafe_flags", lambda j, r, c: next(flags))
+    monkeypatch.setattr(ipo, "first_cue_offset", lambda det, prompt, text: None)
+    stats = builder.run_rounds([job])
+    assert [s["round"] for s in stats] == [1, 2, 3] and job.safe and job.rounds == 3
+    # each unsafe continuation was thrown away whole, so only the third trigger is in the chosen side
+    assert job.chosen.startswith(DEFAULT_TRIGGERS[2] + " ")
+    assert DEFAULT_TRIGGERS[0] not in job.chosen and DEFAULT_TRIGGERS[1] not in job.chosen
+
+
+def test_unsafe_traces_without_a_cue_are_cut_at_the_start_of_the_reasoning(tiny_policy, monkeypatch):
+    model, tok = tiny_policy
+    trace = "<think>\nSure, the steps are easy.\n</think>\n\nHere they are."
+    monkeypatch.setattr(PairBuilder, "_generate", lambda self, texts, desc: [trace] * len(texts))
+    monkeypatch.setattr(ipo, "first_cue_offset", lambda det, prompt, text: None)
+    for setting, expected_jobs in (("skip", 0), ("start", 2)):
+        builder, _ = builder_for(model, tok, f"ipo.no_cue={setting}", "ipo.triggers_per_prompt=2")
+        jobs, counts = builder.interventions([HARMFUL])
+        assert counts["unsafe_without_cue"] == 1 and len(jobs) == expected_jobs
+    assert all(j.prefix == "<think>\n" and j.rejected == trace[len("<think>\n"):] for j in jobs)
 
 
 def test_full_trajectory_ablation_puts_the_prefix_in_both_sides(tiny_policy):

@@ -3,7 +3,8 @@
 Top to bottom:
 1. load eval.sources (JailbreakBench, StrongREJECT, the over-refusal set, ...);
 2. generate greedily with the adapter switched off (the base model) and on (the trained
-   policy); when nothing was trained in this run and no saved adapter exists, only the base;
+   policy), as eval.models lists; when nothing was trained in this run, no lora.init_from is
+   set and no saved adapter exists, only the base;
 3. judge each completion: RAPO's reward case and safety-trace length, whether the answer
    refuses, helps (benign), hands over content, and whether the reasoning shows intent to
    comply (the rule cue detector);
@@ -14,26 +15,27 @@ Top to bottom:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.cues import RuleCueDetector
 from rapo_lite.data import load_source, load_sources
 from rapo_lite.data.records import Record
+from rapo_lite.errors import RapoError
 from rapo_lite.evaluation import extract_choice, report_markdown, summarize
 from rapo_lite.generation import generate
 from rapo_lite.io import atomic_write_text, write_jsonl
 from rapo_lite.judges import Judge, make_judge
 from rapo_lite.judges.signals import gives_content, is_refusal
+from rapo_lite.model import load_adapter_weights
 from rapo_lite.reasoning import parse_completion
-from rapo_lite.recipe import Recipe
+from rapo_lite.recipe import TRAINING_STAGES, Recipe
 from rapo_lite.rewards import Rollout, rapo_rewards
 from rapo_lite.risk import estimate_level
 
-TRAINING_STAGES = ("sft", "rl", "ipo")
 
 
 def judge_samples(
@@ -74,16 +76,18 @@ def judge_samples(
     return samples
 
 
+def as_model(model: Any, name: str) -> Any:
+    """The policy as the named evaluated model: 'base' switches the adapter off for the block."""
+    return model.disable_adapter() if name == "base" else contextlib.nullcontext()
+
+
 def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
     """MMLU multiple choice, the letter read from the answer after the think block."""
-    import contextlib
-
     questions = load_source("mmlu", count=recipe.eval.utility_count, seed=recipe.seed)
     prompts = [render_prompt(ctx.tokenizer, q.prompt, **recipe.eval.chat_template_kwargs) for q in questions]
     rows = []
     for name in model_names:
-        adapter_off = ctx.model.disable_adapter() if name == "base" else contextlib.nullcontext()
-        with adapter_off:
+        with as_model(ctx.model, name):
             outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: MMLU ({name})", **settings)
         for q, g in zip(questions, outs):
             choice = extract_choice(parse_completion(g.text).answer)
@@ -92,44 +96,37 @@ def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str
     return rows
 
 
-def _load_saved_adapter(model: Any, folder: Path) -> bool:
-    weights = folder / "adapter_model.safetensors"
-    if not weights.is_file():
-        return False
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    set_peft_model_state_dict(model, load_file(str(weights)))
-    return True
-
-
 def run(ctx: Any) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.eval
     started = time.perf_counter()
     records = load_sources([vars(s) for s in cfg.sources], seed=recipe.seed)
     trained_here = any(s in TRAINING_STAGES for s in recipe.stages[: recipe.stages.index("eval")])
-    trained = trained_here or _load_saved_adapter(ctx.model, ctx.run_dir / "adapter")
+    has_adapter = trained_here or bool(recipe.lora.init_from) or load_adapter_weights(
+        ctx.model, ctx.run_dir / "adapter", f"eval: the saved adapter in {ctx.run_dir}", required=False)
+    names = [m for m in cfg.models if m == "base" or has_adapter]
+    if not names:
+        raise RapoError("eval.models: only the trained model was asked for, but no training stage ran, lora.init_from "
+                        f"is not set and {ctx.run_dir / 'adapter'} does not exist")
+    if "trained" in cfg.models and not has_adapter:
+        print("[rapo-lite] eval: no training stage ran and no saved adapter was found; evaluating the base model only")
     judge = make_judge(cfg.judge, ctx.model, ctx.tokenizer, field="eval.judge")
     prompts = [render_prompt(ctx.tokenizer, r.prompt, **cfg.chat_template_kwargs) for r in records]
     settings = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
                     batch_size=cfg.batch_size, seed=recipe.seed)
 
-    with ctx.model.disable_adapter():
-        base = generate(ctx.model, ctx.tokenizer, prompts, desc="eval: base model", **settings)
-    samples = judge_samples(records, [g.text for g in base], "base", judge, recipe)
-    if trained:
-        after = generate(ctx.model, ctx.tokenizer, prompts, desc="eval: trained", **settings)
-        samples += judge_samples(records, [g.text for g in after], "trained", judge, recipe)
-    else:
-        print("[rapo-lite] eval: no training stage ran and no saved adapter was found; evaluating the base model only")
+    samples: list[dict[str, Any]] = []
+    for name in names:
+        with as_model(ctx.model, name):
+            outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: {name}", **settings)
+        samples += judge_samples(records, [g.text for g in outs], name, judge, recipe)
 
     out = ctx.run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "samples.jsonl", samples)
     models = summarize(samples)
     if cfg.utility_count:
-        utility_samples = utility(ctx, recipe, ["base", "trained"] if trained else ["base"], settings)
+        utility_samples = utility(ctx, recipe, names, settings)
         write_jsonl(out / "utility_samples.jsonl", utility_samples)
         for name in models:
             mine = [u["correct"] for u in utility_samples if u["model"] == name]

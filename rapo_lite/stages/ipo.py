@@ -5,7 +5,8 @@ Top to bottom:
 2. sample `samples_per_prompt` completions per harmful prompt; the judge keeps the unsafe ones
    (no closed think block, or an answer that does not refuse);
 3. in each unsafe trace the cue detector finds the first compliance cue; the trace is cut
-   just before it (prefix z<h), a safety trigger is put in its place and the policy itself
+   just before it (prefix z<h; with no cue and `no_cue: start`, at the start of the
+   reasoning), a safety trigger is put in its place and the policy itself
    continues. A continuation that is still unsafe is intervened on again (its own first cue is
    replaced by the next trigger), up to `max_rounds`;
 4. each trace that ends safe gives a pair: prompt = chat-templated prompt + z<h, chosen =
@@ -62,6 +63,13 @@ def first_cue_offset(detector: Any, prompt: str, text: str) -> int | None:
     return start + steps(text[start:end])[index].start
 
 
+def first_step_offset(text: str) -> int:
+    """Character offset in `text` of its first reasoning sentence (where a cue-less cut goes)."""
+    start, end = reasoning_region(text)
+    found = steps(text[start:end])
+    return start + found[0].start if found else start
+
+
 @dataclass
 class Intervention:
     record: Record
@@ -113,8 +121,12 @@ class PairBuilder:
             cut = first_cue_offset(self.detector, record.prompt, trace)
             if cut is None:
                 counts["unsafe_without_cue"] += 1
-                continue
-            counts["unsafe_with_cue"] += 1
+                if self.cfg.no_cue == "skip":
+                    continue
+                # Compliant from the first sentence on: the whole reasoning is the rejected suffix.
+                cut = first_step_offset(trace)
+            else:
+                counts["unsafe_with_cue"] += 1
             k = self.cfg.triggers_per_prompt
             chosen_triggers = sample_triggers(self.pool, k * self.cfg.max_rounds, key=f"{i}:{record.prompt}", seed=self.seed)
             for j in range(k):
@@ -143,6 +155,8 @@ class PairBuilder:
                 # its first sentence, which a detector never returns.
                 probe = j.last[len(j.chosen):]
                 cut = first_cue_offset(self.detector, j.record.prompt, probe)
+                if cut is None and self.cfg.no_cue == "start":
+                    cut = 0  # drop the whole continuation: the next round tries the next trigger in its place
                 if cut is None:
                     j.stopped = "no_cue"
                 elif round_no == self.cfg.max_rounds:

@@ -24,7 +24,7 @@ from rapo_lite.errors import RapoError
 from rapo_lite.generation import generate
 from rapo_lite.io import write_jsonl
 from rapo_lite.levels import band_for
-from rapo_lite.reasoning import THINK_CLOSE, analysis_prefill, count_sentences
+from rapo_lite.reasoning import THINK_CLOSE, analysis_prefill, complete_sentences, count_sentences
 from rapo_lite.recipe import Recipe
 from rapo_lite.resume import reuse_rows
 from rapo_lite.risk import estimate_level
@@ -84,7 +84,8 @@ def build_examples(
 
     prompt_texts = [render_prompt(tokenizer, r.prompt) for r, _, _ in kept]
     prefills = [analysis_prefill(text) for _, _, text in kept]
-    endings: list[str | None] = [teacher.continuation(r) for r, _, _ in kept]
+    own = _own_answers(kept, prompt_texts, model, tokenizer, recipe, dropped) if sft.benign_answers == "policy" else {}
+    endings: list[str | None] = [teacher.continuation(r, own.get(i)) for i, (r, _, _) in enumerate(kept)]
     todo = [i for i, end in enumerate(endings) if end is None]
     sampled = generate(
         model,
@@ -125,6 +126,28 @@ def build_examples(
     return examples, dropped
 
 
+def _own_answers(
+    kept: Sequence[tuple[Record, int, str]], prompt_texts: Sequence[str], model: Any, tokenizer: Any, recipe: Recipe,
+    dropped: Counter,
+) -> dict[int, str]:
+    """The policy's greedy answers to the plain benign prompts, by index into `kept`.
+
+    An answer cut off by the token cap keeps its complete sentences; one with none left is
+    counted and left out, so its prompt falls back to the reference (or is dropped).
+    """
+    todo = [i for i, (r, _, _) in enumerate(kept) if not r.harmful]
+    outs = generate(model, tokenizer, [prompt_texts[i] for i in todo], max_new_tokens=recipe.sft.continuation_max_new_tokens,
+                    batch_size=recipe.sft.generation_batch_size, seed=recipe.seed, desc="benign answers (policy)")
+    answers = {}
+    for i, gen in zip(todo, outs):
+        text = complete_sentences(gen.text) if gen.hit_cap else gen.text.strip()
+        if text:
+            answers[i] = text
+        else:
+            dropped["own_answer_cut_off"] += 1
+    return answers
+
+
 def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -141,6 +164,8 @@ def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
         max_length=recipe.model.max_seq_length,
         completion_only_loss=True,
         packing=False,
+        # Batches of similar length: random batches of warm-up examples pad about 40% of their tokens.
+        train_sampling_strategy="group_by_length",
         **trainer_args(recipe, recipe.sft, str(checkpoint_dir(ctx.run_dir, "sft"))),
     )
     dataset = Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])

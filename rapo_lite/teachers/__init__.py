@@ -2,8 +2,9 @@
 
 A teacher does RAPO's first pass: for each prompt, a first-person safety analysis whose
 length fits the prompt's risk level. It may also supply the rest of the completion
-(`continuation`); where it returns None, the policy model continues from the pre-filled
-analysis, as in the paper's second pass.
+(`continuation`, given the policy's own plain answer when the recipe asks for one); where it
+returns None, the policy model continues from the pre-filled analysis, as in the paper's
+second pass.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Teacher(Protocol):
 
     def analyses(self, records: Sequence[Record], levels: Sequence[int]) -> list[Draft]: ...
 
-    def continuation(self, record: Record) -> str | None: ...
+    def continuation(self, record: Record, answer: str | None = None) -> str | None: ...
 
 
 def make_teacher(kind: str, bands: Sequence[Band], sft: Any, seed: int, model: Any = None, tokenizer: Any = None) -> Teacher:

@@ -37,5 +37,5 @@ class PolicyTeacher:
         )
         return [Draft(clean_analysis(o.text), truncated=o.hit_cap) for o in outs]
 
-    def continuation(self, record: Record) -> str | None:
+    def continuation(self, record: Record, answer: str | None = None) -> str | None:
         return None

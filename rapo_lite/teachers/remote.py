@@ -33,5 +33,5 @@ class EndpointTeacher:
             drafts.append(Draft(clean_analysis(reply.text), truncated=reply.finish_reason == "length"))
         return drafts
 
-    def continuation(self, record: Record) -> str | None:
+    def continuation(self, record: Record, answer: str | None = None) -> str | None:
         return None  # the policy continues its own thinking from the endpoint's analysis

@@ -383,10 +383,11 @@ class TemplateTeacher:
             raise ValueError(f"got {len(records)} records but {len(levels)} levels")
         return [Draft(self.analysis(record, level)) for record, level in zip(records, levels)]
 
-    def continuation(self, record: Record) -> str | None:
+    def continuation(self, record: Record, answer: str | None = None) -> str | None:
         """What follows the pre-filled analysis: a closing thought, `</think>`, then the answer.
 
-        Benign prompts without a reference return None so the caller's policy model answers.
+        A benign prompt's answer is `answer` (the policy's own, when the caller has one), else
+        the reference; with neither, None, so the caller's policy model continues.
         """
         rng = seeded_rng("continuation", self.seed, record.prompt)
         if record.harmful:
@@ -395,6 +396,7 @@ class TemplateTeacher:
             reason = phrases.SELF_HARM_REASON if record.category == "self_harm" else rng.choice(phrases.REFUSAL_REASONS)
             answer = f"{rng.choice(phrases.REFUSAL_OPENERS)} {reason} {alternative}"
             return f"{thought}\n{THINK_CLOSE}\n\n{answer}"
-        if record.reference is None or not record.reference.strip():
+        text = answer if answer is not None else record.reference
+        if text is None or not text.strip():
             return None
-        return f"{rng.choice(phrases.B_CLOSING_THOUGHT)}\n{THINK_CLOSE}\n\n{record.reference.strip()}"
+        return f"{rng.choice(phrases.B_CLOSING_THOUGHT)}\n{THINK_CLOSE}\n\n{text.strip()}"
