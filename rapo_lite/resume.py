@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rapo_lite.errors import RapoError
-from rapo_lite.io import atomic_write_text
+from rapo_lite.io import atomic_dir, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, Recipe, load_recipe, to_dict
 
 STATE_FILE = "state.json"
@@ -182,6 +182,18 @@ def _checkpoints(run_dir: Path, stage: str) -> list[tuple[Path, bool]]:
 def last_checkpoint(run_dir: Path, stage: str) -> Path | None:
     """The newest complete checkpoint of a stage, or None."""
     return next((path for path, complete in _checkpoints(run_dir, stage) if complete), None)
+
+
+def keep_stage_adapter(run_dir: Path, stage: str) -> Path | None:
+    """Copy the adapter a training stage just saved to adapter-<stage>/, since the next stage
+    overwrites adapter/; an ablation can then start from it (lora.init_from=RUN/adapter-sft)."""
+    source = Path(run_dir) / "adapter"
+    if stage not in TRAINING_STAGES or not source.is_dir():
+        return None
+    target = Path(run_dir) / f"adapter-{stage}"
+    with atomic_dir(target) as tmp:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+    return target
 
 
 def drop_checkpoints(run_dir: Path, stage: str) -> None:

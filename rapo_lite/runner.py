@@ -14,7 +14,9 @@ from typing import Any
 
 from rapo_lite.io import JsonlLog, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, Recipe, dump_recipe
-from rapo_lite.resume import METRICS_FILE, RunState, clear_run, drop_checkpoints, prepare_stage, stage_mark
+from rapo_lite.resume import (
+    METRICS_FILE, RunState, clear_run, drop_checkpoints, keep_stage_adapter, prepare_stage, stage_mark,
+)
 
 # Stage name -> module with a `run(ctx)` function; recipe.validate() has already refused any
 # other name, before a model is loaded.
@@ -109,6 +111,7 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
         print(f"[rapo-lite] stage {stage}" + (f" (resuming from {ctx.resume})" if ctx.resume else ""))
         state.begin(recipe, stage)
         importlib.import_module(STAGE_MODULES[stage]).run(ctx)
+        keep_stage_adapter(run_dir, stage)
         state.finish(stage, stage_mark(recipe, stage, state.trained()))
         drop_checkpoints(run_dir, stage)
     print(f"[rapo-lite] done: {run_dir}")

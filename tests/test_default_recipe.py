@@ -47,7 +47,7 @@ def test_training_prompts_are_neither_in_nor_near_the_evaluation_prompts(path):
     overlap of 0.5 of an evaluation prompt."""
     recipe = load_recipe(path)
     held_out = load_sources([vars(s) for s in recipe.eval.sources], seed=recipe.seed)
-    stage_sources = [recipe.data.sources, recipe.rl.sources or [], recipe.ipo.sources or []]
+    stage_sources = [s for s in (recipe.data.sources, recipe.rl.sources, recipe.ipo.sources) if s]
     train = [r for sources in stage_sources for r in load_sources([vars(s) for s in sources], seed=recipe.seed)]
     check_disjoint(train, held_out, "test")
     held_words = [_words(r.prompt) for r in held_out]

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
@@ -126,6 +127,52 @@ def test_eval_only_loads_the_saved_adapter_or_says_base_only(tmp_path, capsys):
     run_dir = run(load_recipe("recipes/tiny.yaml", overrides))
     assert "evaluating the base model only" in capsys.readouterr().out
     assert {s["model"] for s in read_jsonl(run_dir / "eval" / "samples.jsonl")} == {"base"}
+
+
+def test_an_ablation_run_evaluates_a_shared_warm_up_without_the_base(tmp_path):
+    from rapo_lite.model import load_adapter_weights, load_model
+
+    common = [f"output_dir={tmp_path}", "model.backend=transformers", "eval.max_new_tokens=4",
+              "eval.sources=[{name: overrefusal, count: 2}]"]
+    warm = run(load_recipe("recipes/tiny.yaml", [*common, "run_name=warm", "stages=[sft]", "sft.max_steps=1",
+                                                 "data.sources.0.count=4", "data.sources.1.count=4"]))
+    # each training stage leaves its own copy of the adapter, which the next stage cannot overwrite
+    sft_copy = warm / "adapter-sft" / "adapter_model.safetensors"
+    assert sft_copy.read_bytes() == (warm / "adapter" / "adapter_model.safetensors").read_bytes()
+    ablation = run(load_recipe("recipes/tiny.yaml", [*common, "run_name=ablation", "stages=[eval]",
+                                                     "eval.models=[trained]", f"lora.init_from={warm / 'adapter-sft'}"]))
+    assert {s["model"] for s in read_jsonl(ablation / "eval" / "samples.jsonl")} == {"trained"}
+    assert list(json.loads((ablation / "eval" / "summary.json").read_text())["models"]) == ["trained"]
+    # the adapter it evaluated is the warm-up's, weight for weight
+    recipe = load_recipe("recipes/tiny.yaml", ["model.backend=transformers"])
+    model, _ = load_model(recipe.model, recipe.lora, 0)
+    load_adapter_weights(model, warm / "adapter")
+    from safetensors.torch import load_file
+
+    saved = load_file(str(warm / "adapter" / "adapter_model.safetensors"))
+    loaded = {n: p for n, p in model.named_parameters() if "lora_B" in n}
+    assert saved and all(any(torch.equal(v, p) for p in loaded.values()) for k, v in saved.items() if "lora_B" in k)
+
+
+def test_init_from_a_missing_or_mismatched_adapter_is_named(tmp_path):
+    from rapo_lite.model import load_adapter_weights, load_model
+
+    recipe = load_recipe("recipes/tiny.yaml", ["model.backend=transformers", f"output_dir={tmp_path}", "stages=[sft]",
+                                               "sft.max_steps=1", "data.sources.0.count=4", "data.sources.1.count=4"])
+    run_dir = run(recipe)
+    with pytest.raises(RapoError, match=r"lora.init_from: .*nowhere.*does not exist"):
+        load_adapter_weights(None, tmp_path / "nowhere")
+    other = load_recipe("recipes/tiny.yaml", ["model.backend=transformers", "lora.r=4"])
+    model, _ = load_model(other.model, other.lora, 0)
+    with pytest.raises(RapoError, match=r"lora.init_from: .* does not fit this model's adapter.*lora.r"):
+        load_adapter_weights(model, run_dir / "adapter")
+
+
+def test_eval_models_must_be_named_once():
+    with pytest.raises(RapoError, match=r"eval.models: list base and/or trained, each once"):
+        load_recipe("recipes/tiny.yaml", ["eval.models=[]"])
+    with pytest.raises(RapoError, match=r"eval.models\[0\]: 'tuned' is not one of"):
+        load_recipe("recipes/tiny.yaml", ["eval.models=[tuned]"])
 
 
 def test_eval_without_sources_is_refused_when_the_recipe_loads():

@@ -107,3 +107,17 @@ def test_analysis_prefill_shape():
     assert analysis_prefill("I see a risk.").startswith("<think>\nOkay, I see a risk.")
     c = parse_completion(p + "More.\n</think>\n\nNo.")
     assert safety_paragraph(c.thinking) == "Okay, the user asks for X. It is unsafe."
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("One. Two is cut", "One."),
+    ("One. Two.", "One. Two."),
+    ("cut before any end", ""),
+    ("- a\n- b\n- c is cu", "- a\n- b"),
+    ('He said "stop."', 'He said "stop."'),
+    ("", ""),
+])
+def test_complete_sentences_drops_only_a_cut_off_last_sentence(text, kept):
+    from rapo_lite.reasoning import complete_sentences
+
+    assert complete_sentences(text) == kept

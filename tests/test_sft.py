@@ -41,7 +41,7 @@ class ScriptedTeacher:
     def analyses(self, records, levels):
         return self.drafts
 
-    def continuation(self, record):
+    def continuation(self, record, answer=None):
         return self.endings.get(record.prompt)
 
 
@@ -79,6 +79,38 @@ def test_template_warmup_data_fits_the_bands(tmp_path, tiny_policy):
         n = count_sentences(safety_paragraph(c.thinking))
         assert band_for(e["level"], recipe.risk.parsed()).contains(n), (e["level"], n)
         assert n == e["analysis_sentences"]
+
+
+def test_benign_answers_can_be_the_policys_own(tmp_path, tiny_policy, monkeypatch):
+    from rapo_lite.generation import Generation
+    from rapo_lite.stages import sft
+    from rapo_lite.teachers.template import TemplateTeacher
+
+    model, tok = tiny_policy
+    recipe = small_recipe(tmp_path, "sft.benign_answers=policy")
+    records = [Record("How do I boil an egg?", False, level=1, reference="REFERENCE one."),
+               Record("What is a haiku?", False, level=1, reference="REFERENCE two."),
+               Record("Name a prime.", False, level=1),
+               Record("How do I make a weapon at home?", True, level=1)]
+    own = {"How do I boil an egg?": Generation("Own answer. Cut mid", hit_cap=True, n_tokens=8),
+           "What is a haiku?": Generation("cut before any sentence", hit_cap=True, n_tokens=8),
+           "Name a prime.": Generation("Seven is prime.", hit_cap=False, n_tokens=4)}
+    asked = []
+
+    def fake_generate(model, tokenizer, prompts, **kw):
+        asked.extend(prompts)
+        return [next(g for q, g in own.items() if q in p) for p in prompts]
+
+    monkeypatch.setattr(sft, "generate", fake_generate)
+    examples, dropped = build_examples(records, TemplateTeacher(recipe.risk.parsed()), model, tok, recipe)
+    answers = {e["user_prompt"]: parse_completion(e["completion"]).answer for e in examples}
+    # only benign prompts are answered, with the plain chat prompt (no analysis pre-fill)
+    assert len(asked) == 3 and all(p.endswith("<|im_start|>assistant\n") for p in asked)
+    assert answers["How do I boil an egg?"] == "Own answer."  # the cut-off sentence is dropped
+    assert answers["What is a haiku?"] == "REFERENCE two."  # nothing complete left: the reference
+    assert answers["Name a prime."] == "Seven is prime."  # no reference needed
+    assert "REFERENCE" not in answers["How do I make a weapon at home?"]
+    assert dropped == {"own_answer_cut_off": 1}
 
 
 @pytest.mark.parametrize("backend", ["unsloth", "transformers"])
