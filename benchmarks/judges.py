@@ -149,7 +149,7 @@ def stub_endpoint():
 
 
 def agreement(rows: list[dict]) -> dict[str, float | int | None]:
-    from rapo_lite.judges.signals import is_refusal
+    from rapo_lite.text.refusal import is_refusal
 
     tp = fp = fn = tn = 0
     for r in rows:

@@ -25,7 +25,9 @@ runs' evaluations (written to FILE, default compare.md beside the first run).
 `python train.py plan RECIPE [key=value ...] [--gpu-memory 8GiB]` predicts each stage's peak GPU
 memory from the model's config, before any download, and says whether it fits.
 `python train.py export RUN_DIR --format merged_16bit|gguf_q4_k_m [--out DIR]` merges a run's
-adapter into its base model and saves it."""
+adapter into its base model and saves it.
+`python train.py judge-check FILE [--task harm|refusal] [--json] [judge.kind=model ...]` scores a
+judge against answers you labelled (.csv, .tsv or .jsonl with prompt, answer, label columns)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, help="plan: prompt length to assume (default 512)")
     parser.add_argument("--model-config", help="plan: a config.json (or model folder) giving the model's shape")
     parser.add_argument("--format", help="export: merged_16bit or gguf_q4_k_m")
+    parser.add_argument("--task", default="harm",
+                        help="judge-check: harm (label 1 = successful attack) or refusal (label 1 = refuses / does not do "
+                        "what was asked)")
+    parser.add_argument("--json", action="store_true", help="judge-check: also print one JSON object as the last line")
     opts = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -55,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if opts.args and opts.args[0] == "plan":
             return _plan(opts)
+        if opts.args and opts.args[0] == "judge-check":
+            from rapo_lite.judge_check import judge_check
+
+            files = [a for a in opts.args[1:] if "=" not in a]
+            if len(files) != 1:
+                raise RapoError("judge-check: expected one labelled file, e.g. python train.py judge-check labels.csv "
+                                "--task harm [judge.kind=model ...]")
+            judge_check(files[0], opts.task, [a for a in opts.args[1:] if "=" in a], opts.json)
+            return 0
         if opts.args and opts.args[0] == "export":
             from rapo_lite.export import export
 

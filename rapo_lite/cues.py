@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from rapo_lite.judges.rubric import tag_number
-from rapo_lite.judges.signals import gives_content, is_refusal, refusal_position, safety_sentence, task_sentence
+from rapo_lite.text.refusal import gives_content, is_refusal, refusal_position, safety_sentence, task_sentence
 from rapo_lite.reasoning import sentence_spans
 
 

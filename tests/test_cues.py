@@ -19,7 +19,7 @@ from rapo_lite.cues import (
     steps,
 )
 from rapo_lite.errors import RapoError
-from rapo_lite.judges.signals import refusal_position, safety_sentence
+from rapo_lite.text.refusal import refusal_position, safety_sentence
 from rapo_lite.reasoning import count_sentences
 from rapo_lite.recipe import DetectorConfig, EndpointConfig
 from rapo_lite.triggers import DEFAULT_TRIGGERS, check_pool, sample_triggers

@@ -11,7 +11,7 @@ from rapo_lite.judges import AnswerQuery, TraceQuery, make_judge
 from rapo_lite.judges.llm import EndpointJudge, ModelJudge
 from rapo_lite.judges.rubric import answer_messages, parse_case, parse_level, parse_score, trace_messages
 from rapo_lite.judges.rule import RuleJudge
-from rapo_lite.judges.signals import gives_content, is_helpful, is_refusal, is_safety_only, refusal_position
+from rapo_lite.text.refusal import gives_content, is_helpful, is_refusal, is_safety_only, refusal_position
 from rapo_lite.recipe import EndpointConfig, JudgeConfig, load_recipe
 
 # ---------------------------------------------------------------------------- refusals

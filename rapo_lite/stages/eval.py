@@ -29,7 +29,7 @@ from rapo_lite.evaluation import extract_choice, report_markdown, summarize
 from rapo_lite.generation import generate
 from rapo_lite.io import atomic_write_text, write_jsonl
 from rapo_lite.judges import Judge, make_judge
-from rapo_lite.judges.signals import gives_content, is_refusal
+from rapo_lite.text.refusal import gives_content, is_refusal
 from rapo_lite.model import load_adapter_weights
 from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import TRAINING_STAGES, Recipe
@@ -50,8 +50,9 @@ def judge_samples(
     samples = []
     for record, text, score in zip(records, completions, scores):
         parsed = parse_completion(text)
-        # G's verdict; an unclosed think block has no answer, which rapo_rewards scores as neither refusal nor help
+        # G's verdict (safe / helped); an unclosed think block has no answer, which rapo_rewards scores as neither
         verdict = None if not score.answer_judged else score.general > 0
+        refused = score.refused if score.refused is not None else is_refusal(parsed.answer)
         reasoning_harmful = None
         if record.harmful and parsed.thinking:
             reasoning_harmful = cues.find([record.prompt], [parsed.thinking])[0] is not None
@@ -65,7 +66,8 @@ def judge_samples(
                 "thinking": parsed.thinking,
                 "answer": parsed.answer,
                 "think": parsed.status,
-                "refused": verdict if record.harmful else is_refusal(parsed.answer),
+                "attack_success": (None if verdict is None else not verdict) if record.harmful else None,
+                "refused": refused,
                 "helpful": None if record.harmful else verdict,
                 "gives_content": gives_content(parsed.answer),
                 "reasoning_harmful": reasoning_harmful,
