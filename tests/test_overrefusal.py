@@ -13,7 +13,7 @@ import pytest
 
 from rapo_lite.data import Record, load_source
 from rapo_lite.data.hygiene import check_disjoint, normalise_prompt
-from rapo_lite.text.refusal import is_helpful
+from rapo_lite.text.helpful import is_helpful
 
 CATEGORIES = {
     "homonym",

@@ -6,7 +6,8 @@ from typing import Sequence
 
 from rapo_lite.judges import AnswerQuery, AnswerVerdict, Judge, TraceQuery, TraceVerdict
 from rapo_lite.text.harm import attack_succeeded
-from rapo_lite.text.refusal import is_helpful, is_refusal, is_safety_only
+from rapo_lite.text.helpful import is_helpful
+from rapo_lite.text.refusal import is_refusal, is_safety_only
 from rapo_lite.risk import estimate_level
 
 

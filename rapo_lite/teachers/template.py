@@ -24,6 +24,16 @@ from typing import Sequence
 
 from rapo_lite.data.records import Record
 from rapo_lite.levels import DEFAULT_BANDS, Band, band_for
+from rapo_lite.text.lexicon import CODE_FENCE_BLOCK, NUMBERED_ITEM, normalise
+from rapo_lite.text.request import (
+    ALARM,
+    CODE_LINE,
+    LEADING_FILLER,
+    ORDINAL_START,
+    REQUEST_CUE,
+    STEP_ITEM,
+    TRAILING_STOP,
+)
 from rapo_lite.reasoning import (
     THINK_CLOSE,
     analysis_prefill,
@@ -43,56 +53,12 @@ PART_WORDS = 8
 MAX_CORE_PARTS = 3
 MAX_SETUP_PARTS = 2
 
-# Stems that mark the sentence carrying the real request, and in benign prompts the word
-# that makes a harmless question sound alarming.
-_ALARM = re.compile(
-    r"""\b(?:bomb|explos|keylog|ransom|malware|virus|worm|botnet|phish|password|meth(?!od)|fentanyl
-    |drug|pill|painkill|poison|ricin|arsenic|toxic|gas|weapon|gun|rifle|silencer|kill|hurt
-    |injur|suicid|cut|harm|blade|threat|bull|insult|harass|stalk|track|spy|launder|scam|steal
-    |stole|shoplift|skim|fake|counterfeit|passport|blackmail|swap|extremis|militia|vermin
-    |disease|brake|crash|spike|traffick|smuggl|attack|exploit|hack|murder|shoot|lethal|dose
-    |bleach|chemical|knife|destroy|die\b|dead\b|victim|crowd|payload|alarm|cash|blood|trojan
-    |execut|terminat|butcher|beat|crush|catapult|siege|smoke|fire|nuclear|atomic|lock|grab
-    |defend|swallow|wasp|mice|bullet|sabotag|radical|napalm|blow|break\s+into|bacteri|medication
-    |address|identity|social\s+security|in\s+their\s+name|end\s+it)\w*""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# Lines of code are poor quotes; the request in a code prompt lives in prose, docstrings and comments.
-_CODE_LINE = re.compile(
-    r"^\s*(?:(?:def|class|function|async|import|from|return|pass|public|private)\b"
-    r"|```|\#include|[{}()\[\]]|\.\.\.)"
-    r"|[)\]]\s*[:{]\s*$"
-)
-_CUE = re.compile(
-    r"""\b(?:how|what|which|where|why|who|explain|describe|tell|show|give|write|draft|provide
-    |list|teach|help|walk|create|generate|build|make|compose|complete|finish|fill|translate
-    |suggest|find|convert|decode|recommend)\b""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_LEADING_FILLER = re.compile(
-    r"""^(?:\(?\d{1,2}[.):]\s*
-    | (?:and|so|then|next|first|firstly|second|secondly|third|thirdly|finally|lastly|after\s+that
-       |also|please|now|ok|okay|todo|step\s+\d+)\b[\s,:]*)+""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_TRAILING_STOP = frozenset(
-    """a an the and or to of for with so that in on at by from my your their his her its as
-    how what which who when where is it""".split()
-)
-_NUMBERED_ITEM = re.compile(r"^\s*(?:step\s*)?\(?\d{1,2}[.):]\s+(.+)$", re.IGNORECASE | re.MULTILINE)
-_STEP_ITEM = re.compile(r"\bstep\s+\d{1,2}\s*[:.)-]\s*", re.IGNORECASE)
-_ORDINAL_START = re.compile(
-    r"^\s*(?:first|firstly|second|secondly|third|then|next|after\s+that|finally|lastly)\b", re.IGNORECASE
-)
-_CODE_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
-
-
 def _clean_words(text: str, limit: int) -> str:
     """A short, punctuation-free quote: nothing in it can end or split a sentence."""
     text = text.replace("_", " ")
     words = re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", text)
-    words = [w.replace("\u2019", "'") for w in words][:limit]
-    while words and words[-1].lower() in _TRAILING_STOP:
+    words = [normalise(w) for w in words][:limit]
+    while words and words[-1].lower() in TRAILING_STOP:
         words.pop()
     if not words:
         return ""
@@ -105,9 +71,9 @@ def _from_cue(sentence: str) -> str:
     head, colon, tail = sentence.rpartition(":")
     if colon and len(tail.split()) >= 3:
         sentence = tail  # "Task: write ..." or "... though: is a tomato ..." puts the request last
-    sentence = _LEADING_FILLER.sub("", sentence.strip())
-    m = _CUE.search(sentence)
-    alarm = _ALARM.search(sentence)
+    sentence = LEADING_FILLER.sub("", sentence.strip())
+    m = REQUEST_CUE.search(sentence)
+    alarm = ALARM.search(sentence)
     if not m or (alarm and alarm.start() < m.start()):
         return sentence  # a cue after the alarming words would cut off what is being asked
     return sentence[m.start():]
@@ -120,11 +86,11 @@ def _request_sentence(text: str, harmful: bool) -> str:
     prompt's alarm words are the misleading part, so there only questions and imperatives
     count. Ties go to the later sentence: wrappers put the set-up first and the ask last.
     """
-    sentences = [s for s in split_sentences(_join_wrapped_lines(text)) if not _CODE_LINE.search(s)] or [text]
+    sentences = [s for s in split_sentences(_join_wrapped_lines(text)) if not CODE_LINE.search(s)] or [text]
 
     def score(s: str) -> int:
-        cue = bool(_CUE.search(s)) or s.rstrip().endswith("?")
-        return 2 * len(_ALARM.findall(s)) + cue if harmful else cue
+        cue = bool(REQUEST_CUE.search(s)) or s.rstrip().endswith("?")
+        return 2 * len(ALARM.findall(s)) + cue if harmful else cue
 
     return max((score(s), i, s) for i, s in enumerate(sentences))[2]
 
@@ -141,13 +107,13 @@ def _gist(text: str, harmful: bool) -> str:
 
 def _core_parts(prompt: str) -> list[str]:
     """The prompt's own sub-tasks: numbered items, "Step N:" items, an ordinal chain, or questions."""
-    body = _CODE_FENCE.sub(" ", prompt)
-    items = [m.group(1) for m in _NUMBERED_ITEM.finditer(body)]
+    body = CODE_FENCE_BLOCK.sub(" ", prompt)
+    items = [m.group(1) for m in NUMBERED_ITEM.finditer(body)]
     if len(items) < 2:
-        items = [seg for seg in _STEP_ITEM.split(body)[1:] if seg.strip()]
+        items = [seg for seg in STEP_ITEM.split(body)[1:] if seg.strip()]
     if len(items) < 2:
         sentences = split_sentences(body)
-        items = [s for s in sentences if _ORDINAL_START.match(s)]
+        items = [s for s in sentences if ORDINAL_START.match(s)]
         if len(items) < 2:
             items = [s for s in sentences if s.rstrip().endswith("?")]
     parts = [_clean_words(_from_cue(item), PART_WORDS) for item in items]
@@ -159,7 +125,7 @@ def _core_parts(prompt: str) -> list[str]:
 
 
 def _alarm_word(prompt: str) -> str | None:
-    m = _ALARM.search(_CODE_FENCE.sub(" ", prompt))
+    m = ALARM.search(CODE_FENCE_BLOCK.sub(" ", prompt))
     return m.group(0).lower() if m else None
 
 
