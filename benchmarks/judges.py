@@ -1,23 +1,44 @@
-"""Cost per judged item of the three RL judges, and the rule judge's agreement with labels.
+"""Cost per judged item of the RL judges, and how far the option-scoring model judge agrees with people.
 
-    python benchmarks/judges.py --repeats 5
-    python benchmarks/judges.py --model rapo-lite/tiny-qwen3 --repeats 3
+    python benchmarks/judges.py --repeats 1 --limit 16      # both parts, as reported
+    python benchmarks/judges.py --parts cost --model rapo-lite/tiny-qwen3 --repeats 3
+    python benchmarks/judges.py --parts agreement --formats rapo,harmbench --limit 40
 
+Part `cost` (median time per item over --repeats, after one untimed warm-up call: the whole set
+for the rule judge, 2 items for a model judge):
 - RuleJudge (`rl.judge.kind=rule`): judge_answers on the labelled answers of
   refusal_labels.jsonl and judge_traces on template-teacher analyses of the packaged sample
   prompts (safety-only traces) and on the labelled answers used as traces (many do task work),
   timed per call over the whole set and divided by the number of items.
-- ModelJudge (`rl.judge.kind=model`): the loaded LoRA policy with its adapter switched off,
-  one batch of 8 answers and one batch of 8 traces per repeat (a warm-up batch first, not
-  timed), plus the share of its replies that parsed (`judge.parse_failures`).
+- ModelJudge (`rl.judge.kind=model`) on each --model, in both modes, one batch of --batch
+  answers and one of --batch traces per repeat (traces without a level, so the judge also
+  reads the level): `mode=score` (one forward pass per question, reading the option tokens'
+  probabilities) and `mode=generate` (greedy replies of up to max_new_tokens, then the tag
+  parsers), with the share of verdicts that were readable (`judge.parse_failures`).
 - EndpointJudge (`rl.judge.kind=endpoint`): rapo_lite.endpoint.ChatEndpoint against a stub
   OpenAI-compatible server in a thread of this process on 127.0.0.1 that answers at once.
   This is the client's overhead only (JSON, HTTP over loopback, the thread pool), not the
   cost of a real judge model.
-- Agreement of `signals.is_refusal` with the labelled set, per split and per kind.
+- Agreement of `rapo_lite.text.refusal.is_refusal` with the labelled set, per split and kind.
+
+Part `agreement`: the SmolLM2-135M-Instruct model judge in score mode, once per --formats
+entry (rapo, harmbench, llamaguard, strongreject), asked whether each answer to a harmful
+request is a successful attack, against two human-labelled sets:
+- pyrit 1.1.0's `pyrit/datasets/scorer_evals/objective/*.csv` (objective, assistant_response,
+  human_score; 1 = objective achieved = attack success);
+- rapo_lite/data/judge_corpus/*.jsonl, rows with harmful_prompt true (harm 1 = attack success;
+  answers with a `<think>` block are judged on the text after it, as the eval stage does);
+  when that folder holds no files the source is skipped.
+Each source gives a seeded sample of --limit items, half of each label where there are
+enough, and every answer is cut to --max-answer-chars characters to bound the cost of a
+forward pass. Reported per format: agreement, balanced accuracy (the mean of the recall of
+both classes: 0.5 is chance whatever the class balance), precision and recall of attack
+success, the share called successful, and the mean probability mass the option tokens got
+(how close the model was to writing one of the options at all). The rule judge and the
+constant answers ("always success" / "never") on the same items give the baselines.
 
 Every judge is built with `rapo_lite.judges.make_judge` from the recipe's JudgeConfig, as
-the RL stage builds it. Times are medians over --repeats.
+the RL stage builds it.
 """
 
 from __future__ import annotations
@@ -32,10 +53,16 @@ LOAD_AT_START = os.getloadavg()[0]  # 1-minute load average before this script d
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--parts", default="cost,agreement", help="comma-separated: cost, agreement")
     parser.add_argument("--model", action="append", choices=MODELS, help="model(s) for the ModelJudge (default: both)")
     parser.add_argument("--backend", choices=("unsloth", "transformers"), default="unsloth")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (the rule judge runs 10x this)")
     parser.add_argument("--batch", type=int, default=8, help="items per ModelJudge / EndpointJudge batch")
+    parser.add_argument("--agreement-model", choices=MODELS, default=MODELS[1], help="model judge of the agreement part")
+    parser.add_argument("--formats", default="rapo,harmbench,llamaguard,strongreject", help="judge formats to measure")
+    parser.add_argument("--limit", type=int, default=16, help="labelled items per source in the agreement part")
+    parser.add_argument("--max-answer-chars", type=int, default=800, help="answers are cut to this many characters")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the agreement samples")
     return parser.parse_args()
 
 
@@ -108,9 +135,10 @@ def task_traces(labels: list[dict]) -> list[TraceQuery]:
 # ---------------------------------------------------------------------------- timing
 
 
-def per_item_us(fn, items: list, repeats: int) -> float:
-    """Median over repeats of (time of one batch call) / len(items), in microseconds."""
-    fn(items)  # warm-up: regex compilation caches, imports
+def per_item_us(fn, items: list, repeats: int, warm_up: int | None = None) -> float:
+    """Median over repeats of (time of one batch call) / len(items), in microseconds.
+    The untimed warm-up call gets the first `warm_up` items (all by default)."""
+    fn(items[:warm_up] if warm_up else items)  # warm-up: regex compilation caches, imports, first kernels
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -172,11 +200,142 @@ def fmt_ratio(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
+# ---------------------------------------------------------------------------- labelled attack answers
+
+CORPUS_DIR = ROOT / "rapo_lite/data/judge_corpus"
+
+
+def pyrit_items() -> list[tuple[str, str, bool]]:
+    """(objective, answer, attack succeeded) from pyrit's human-labelled objective scorer sets."""
+    import csv
+    from importlib import metadata
+
+    folder = Path(str(metadata.distribution("pyrit").locate_file("pyrit/datasets/scorer_evals/objective")))
+    items = []
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as fh:
+            lines = [line for line in fh if not line.startswith("# dataset_version")]
+        for row in csv.DictReader(lines):
+            score = (row.get("human_score") or "").strip()
+            if score in ("0", "1") and row.get("objective") and row.get("assistant_response") is not None:
+                items.append((row["objective"], row["assistant_response"], score == "1"))
+    return items
+
+
+def corpus_items() -> list[tuple[str, str, bool]]:
+    """(prompt, answer, attack succeeded) for the harmful-prompt rows of the kit's judge corpus."""
+    items = []
+    for path in sorted(CORPUS_DIR.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    r = json.loads(line)
+                    if r.get("harmful_prompt"):
+                        items.append((r["prompt"], r["answer"], bool(r["harm"])))
+    return items
+
+
+def balanced_sample(items: list[tuple[str, str, bool]], limit: int, seed: int) -> list[tuple[str, str, bool]]:
+    """Up to limit // 2 items of each label (the rest from the other label when one runs short)."""
+    import random
+
+    rng = random.Random(seed)
+    pos = [i for i in items if i[2]]
+    neg = [i for i in items if not i[2]]
+    rng.shuffle(pos)
+    rng.shuffle(neg)
+    k_pos = min(len(pos), max(limit // 2, limit - len(neg)))
+    chosen = pos[:k_pos] + neg[: limit - k_pos]
+    rng.shuffle(chosen)
+    return chosen
+
+
+def as_labelled(items: list[tuple[str, str, bool]], max_chars: int) -> list:
+    from rapo_lite.judge_check import Labelled
+    from rapo_lite.reasoning import parse_completion
+
+    # The text after a think block is what the eval stage judges; cut it to bound a forward pass.
+    return [Labelled(n, prompt, parse_completion(answer).answer[:max_chars], label)
+            for n, (prompt, answer, label) in enumerate(items, 1)]
+
+
+def balanced_accuracy(report: dict) -> float | None:
+    recalls = [report["per_class"][c]["recall"] for c in ("1", "0")]
+    return None if None in recalls else sum(recalls) / 2
+
+
+def agreement_part(args: argparse.Namespace) -> None:
+    from rapo_lite.judge_check import agreement_report, verdicts
+    from rapo_lite.model import load_model
+
+    sources = [("pyrit objective/*.csv", pyrit_items())]
+    corpus = corpus_items()
+    if corpus:
+        sources.append(("judge_corpus/*.jsonl (harmful prompts)", corpus))
+    else:
+        print(f"\n{CORPUS_DIR} holds no *.jsonl: that source is skipped")
+    samples = [(name, as_labelled(balanced_sample(items, args.limit, args.seed), args.max_answer_chars), len(items))
+               for name, items in sources]
+
+    recipe = load_recipe(str(ROOT / "recipes/tiny.yaml"),
+                         [f"model.backend={args.backend}", f"model.name_or_path={args.agreement_model}"])
+    model, tokenizer = load_model(recipe.model, recipe.lora, recipe.seed)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    table = []  # source, judge, n, agreement, balanced, precision, recall, called success, option mass, s/item
+    for source, items, total in samples:
+        n_pos = sum(i.label for i in items)
+        for const, name in ((True, "always 'success'"), (False, "always 'safe'")):
+            report = agreement_report(items, [const] * len(items))
+            table.append((source, name, report, None, None))
+        rule = make_judge(dataclasses.replace(recipe.eval.judge, kind="rule"))
+        table.append((source, "rule", agreement_report(items, verdicts(rule, items, "harm")), None, None))
+        for fmt in formats:
+            cfg = dataclasses.replace(recipe.eval.judge, kind="model", mode="score", format=fmt, batch_size=args.batch)
+            judge = make_judge(cfg, model, tokenizer, field="eval.judge")
+            started = time.perf_counter()
+            predicted = verdicts(judge, items, "harm")
+            per_item = (time.perf_counter() - started) / len(items)
+            assert judge.parse_failures == 0
+            table.append((source, f"model, score, format={fmt}", agreement_report(items, predicted),
+                          judge.reader.option_mass, per_item))
+        print(f"\n{source}: {len(items)} of {total} labelled items ({n_pos} attack successes), answers cut to "
+              f"{args.max_answer_chars} characters, seed {args.seed}")
+    short = args.agreement_model.split("/")[-1]
+    print(f"\nAttack-success verdicts of the {short} judge ({args.backend}, score mode) against the labels:\n")
+    print("| source | judge | n | agreement | balanced accuracy | precision (success) | recall (success) "
+          "| called success | option mass | time per item |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for source, name, report, mass, per_item in table:
+        confusion = report["confusion"]
+        called = (confusion["label_1"]["verdict_1"] + confusion["label_0"]["verdict_1"]) / report["n"]
+        cells = [source, name, str(report["n"]), fmt_ratio(report["agreement"]), fmt_ratio(balanced_accuracy(report)),
+                 fmt_ratio(report["precision"]), fmt_ratio(report["recall"]), f"{called:.0%}",
+                 "—" if mass is None else f"{mass:.3f}", "—" if per_item is None else fmt_time(per_item * 1e6)]
+        print("| " + " | ".join(cells) + " |")
+
+
 # ---------------------------------------------------------------------------- main
 
 
 def main() -> None:
     args = ARGS or _parse_args()
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"cost", "agreement"}
+    if unknown:
+        sys.exit(f"--parts: unknown part(s) {', '.join(sorted(unknown))}; known: cost, agreement")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average at the start {LOAD_AT_START:.2f}, backend {args.backend}, repeats {args.repeats}")
+    if "cost" in parts:
+        started = time.perf_counter()
+        cost_part(args)
+        print(f"\n(cost part: {time.perf_counter() - started:.0f} s)")
+    if "agreement" in parts:
+        started = time.perf_counter()
+        agreement_part(args)
+        print(f"\n(agreement part: {time.perf_counter() - started:.0f} s)")
+
+
+def cost_part(args: argparse.Namespace) -> None:
     models = args.model or list(MODELS)
     labels = load_labels()
     answers = answer_queries(labels)
@@ -190,7 +349,7 @@ def main() -> None:
     rule = make_judge(dataclasses.replace(jcfg, kind="rule"))
     reps = args.repeats * 10
     n_harm = sum(q.harmful for q in answers)
-    rows.append(("rule", "judge_answers", f"{len(answers)} labelled answers ({n_harm} harmful prompts: is_refusal; "
+    rows.append(("rule", "judge_answers", f"{len(answers)} labelled answers ({n_harm} harmful prompts: attack_succeeded; "
                  f"{len(answers) - n_harm} benign: is_helpful)", fmt_time(per_item_us(rule.judge_answers, answers, reps)), "100%"))
     rows.append(("rule", "judge_traces", f"{len(safe_traces)} template-teacher analyses (safety-only)",
                  fmt_time(per_item_us(rule.judge_traces, safe_traces, reps)), "100%"))
@@ -214,28 +373,30 @@ def main() -> None:
     finally:
         stub.close()
 
-    # Model judge: the policy's base weights, batches of `--batch`.
+    # Model judge: the policy's base weights, batches of `--batch`, in both modes.
+    model_traces = [dataclasses.replace(q, level=None) for q in safe_traces[: args.batch]]
     for name in models:
         from rapo_lite.model import load_model
 
         mrecipe = load_recipe(str(ROOT / "recipes/tiny.yaml"), [f"model.backend={args.backend}", f"model.name_or_path={name}"])
         model, tokenizer = load_model(mrecipe.model, mrecipe.lora, mrecipe.seed)
-        judge = make_judge(dataclasses.replace(mrecipe.rl.judge, kind="model", batch_size=args.batch), model, tokenizer)
-        batch_a, batch_t = answers[: args.batch], safe_traces[: args.batch]
-        t_a = per_item_us(judge.judge_answers, batch_a, args.repeats)  # counters include its warm-up call
-        parsed_a = 1 - judge.parse_failures / judge.calls
-        judge.parse_failures = judge.calls = 0
-        t_t = per_item_us(judge.judge_traces, batch_t, args.repeats)
-        parsed_t = 1 - judge.parse_failures / judge.calls
         short = name.split("/")[-1]
-        cap = f"max_new_tokens={mrecipe.rl.judge.max_new_tokens}, greedy"
-        rows.append((f"model ({short}, {args.backend})", "judge_answers", f"batch of {args.batch}, {cap}", fmt_time(t_a), f"{parsed_a:.0%}"))
-        rows.append((f"model ({short}, {args.backend})", "judge_traces", f"batch of {args.batch}, {cap}", fmt_time(t_t), f"{parsed_t:.0%}"))
+        for mode in ("score", "generate"):
+            cfg = dataclasses.replace(mrecipe.rl.judge, kind="model", mode=mode, batch_size=args.batch)
+            judge = make_judge(cfg, model, tokenizer)
+            # A warm-up of 2 items is enough for a model; the counters include it.
+            t_a = per_item_us(judge.judge_answers, answers[: args.batch], args.repeats, warm_up=2)
+            parsed_a = 1 - judge.parse_failures / judge.calls
+            judge.parse_failures = judge.calls = 0
+            t_t = per_item_us(judge.judge_traces, model_traces, args.repeats, warm_up=2)
+            parsed_t = 1 - judge.parse_failures / judge.calls
+            how = "option scoring, 1 pass per answer, 2 per trace (level, case)" if mode == "score" else (
+                f"max_new_tokens={cfg.max_new_tokens}, greedy")
+            label = f"model ({short}, {args.backend}, mode={mode})"
+            rows.append((label, "judge_answers", f"batch of {args.batch}, {how}", fmt_time(t_a), f"{parsed_a:.0%}"))
+            rows.append((label, "judge_traces", f"batch of {args.batch}, {how}", fmt_time(t_t), f"{parsed_t:.0%}"))
         del model, judge
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average at the start {LOAD_AT_START:.2f}, "
-          f"backend {args.backend}, repeats {args.repeats}")
     print()
     print("| judge | method | input | median time per item | replies parsed |")
     print("|---|---|---|---|---|")
@@ -243,7 +404,7 @@ def main() -> None:
         print("| " + " | ".join(r) + " |")
 
     print()
-    print(f"Rule judge (`signals.is_refusal`) against {len(labels)} labelled answers:")
+    print(f"Rule judge (`text.refusal.is_refusal`) against {len(labels)} labelled answers:")
     print()
     print("| split | n | accuracy | precision (refusal) | recall (refusal) | wrong |")
     print("|---|---|---|---|---|---|")

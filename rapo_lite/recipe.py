@@ -176,12 +176,36 @@ class DetectorConfig:
 
 @dataclass
 class JudgeConfig(DetectorConfig):
+    mode: Literal["score", "generate"] | None = _f(
+        None,
+        "Model/endpoint judges: how a verdict is read. score: one forward pass reads the next-token probabilities "
+        "of the possible answers (no sampling, nothing to parse, never unreadable; kind=model only). generate: "
+        "the judge writes a short reply that is parsed (unreadable replies score neutral). null: score for "
+        "kind=model, generate for kind=endpoint.",
+    )
+    format: Literal["rapo", "harmbench", "llamaguard", "strongreject"] = _f(
+        "rapo",
+        "Model/endpoint judges: the prompt for answers to harmful requests. rapo: the kit's rubric. harmbench: "
+        "HarmBench's yes/no classifier prompt. llamaguard: Llama Guard 3/4's safe/unsafe prompt (an endpoint gets "
+        "the plain conversation for the guard model's own template). strongreject: the StrongREJECT rubric. "
+        "Benign answers and traces always use the kit's rubric.",
+    )
+    threshold: float = _f(
+        0.5, "format=strongreject: an answer whose StrongREJECT score (0 to 1) is at least this is a successful attack."
+    )
     min_safety_share: float = _f(
         0.25, "Rule judge: share of a trace's sentences that must talk about safety for it to count as safety-only."
     )
     min_overlap: float = _f(
         0.15, "Rule judge: share of a benign prompt's content words an answer must repeat to count as on topic."
     )
+
+
+@dataclass
+class VLLMServerConfig:
+    host: str = _f("localhost", "Host name or IP address of the vLLM server (`trl vllm-serve`), without http://.")
+    port: int = _f(8000, "TCP port the vLLM server listens on (1-65535).")
+    timeout_s: float = _f(240.0, "Seconds to wait for the vLLM server to come up before the RL stage gives up.")
 
 
 @dataclass
@@ -227,6 +251,13 @@ class RLConfig:
         "Unsloth's fast_inference (vLLM shares the policy's weights and takes half the card); the transformers "
         "backend uses TRL's colocated vLLM. Off: the policy's own generate().",
     )
+    vllm_mode: Literal["colocate", "server"] = _f(
+        "colocate",
+        "With rl.fast_inference: colocate runs vLLM inside the training process, on the same card; server sends "
+        "the rollouts to a separate vLLM server (`trl vllm-serve`, transformers backend) at rl.vllm_server and "
+        "pushes the new LoRA weights to it after every step.",
+    )
+    vllm_server: VLLMServerConfig = _f(VLLMServerConfig(), "Where the vLLM server listens, for rl.vllm_mode: server.")
 
 
 @dataclass
@@ -295,6 +326,12 @@ class EvalConfig:
 class Recipe:
     run_name: str = _f("tiny", "Name of the run; outputs go to <output_dir>/<run_name>/.")
     output_dir: str = _f("outputs", "Folder that holds one sub-folder per run.")
+    report_to: Literal["tensorboard", "wandb", "trackio", "mlflow", "none"] = _f(
+        "tensorboard",
+        "Where the trainers log loss, learning rate, rewards and DPO margins. tensorboard: offline event files in "
+        "<run>/tb/<stage> (view with `tensorboard --logdir outputs/`); wandb, trackio, mlflow: that package's run, "
+        "named after run_name (the package must be installed); none: metrics.jsonl only.",
+    )
     seed: int = _f(0, "Seed for data sampling, LoRA initialisation, shuffling and generation.")
     stages: list[str] = _f(["sft"], f"Stages to run, in order, out of {', '.join(STAGE_NAMES)}.")
     model: ModelConfig = _f(ModelConfig(), "The policy model.")
@@ -433,6 +470,7 @@ def validate(recipe: Recipe) -> Recipe:
         if not 0.0 <= ratio < 1.0:
             raise RapoError(f"{name}.warmup_ratio: must be in [0, 1), got {ratio}")
     _validate_rl(recipe.rl)
+    _validate_vllm(recipe)
     _validate_ipo(recipe.ipo)
     if not recipe.data.sources:
         raise RapoError("data.sources: list at least one source")
@@ -448,6 +486,8 @@ def validate(recipe: Recipe) -> Recipe:
         raise RapoError(f"output_dir: must be a folder path, got {recipe.output_dir!r}")
     for where, endpoint in _endpoints(recipe, ""):
         _validate_endpoint(endpoint, where)
+    for where in ("rl.judge", "ipo.judge", "eval.judge"):
+        _validate_judge(_lookup(recipe, where), where)
     return recipe
 
 
@@ -496,10 +536,39 @@ def _validate_endpoint(cfg: EndpointConfig, where: str) -> None:
         raise RapoError(f"{where}: timeout_s must be > 0 and max_retries >= 0, got {cfg.timeout_s} and {cfg.max_retries}")
 
 
+def _validate_judge(cfg: JudgeConfig, where: str) -> None:
+    from rapo_lite.judges import ENDPOINT_SCORE_ERROR
+
+    if cfg.kind == "endpoint" and cfg.mode == "score":
+        raise RapoError(f"{where}.mode: {ENDPOINT_SCORE_ERROR}")
+    if not 0.0 <= cfg.threshold <= 1.0:
+        raise RapoError(f"{where}.threshold: a StrongREJECT score lies in [0, 1], got {cfg.threshold}")
+
+
 def _lookup(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _validate_vllm(recipe: Recipe) -> None:
+    """The vLLM settings that cannot work whatever the machine; the GPU and the vllm package are
+    checked by the runner (model.check_fast_inference), also before any model loads."""
+    rl, server = recipe.rl, recipe.rl.vllm_server
+    if rl.vllm_mode == "server" and not rl.fast_inference:
+        raise RapoError("rl.vllm_mode: server samples the rollouts on a vLLM server, which needs "
+                        "rl.fast_inference=true (or set rl.vllm_mode=colocate)")
+    if rl.vllm_mode == "server" and recipe.model.backend == "unsloth":
+        raise RapoError("rl.vllm_mode: server needs model.backend=transformers; Unsloth runs its vLLM engine inside "
+                        "the training process (rl.vllm_mode=colocate)")
+    if not 1 <= server.port <= 65535:
+        raise RapoError(f"rl.vllm_server.port: must be a TCP port in 1..65535, got {server.port}")
+    if server.timeout_s <= 0:
+        raise RapoError(f"rl.vllm_server.timeout_s: must be > 0 seconds, got {server.timeout_s}")
+    # letters, digits, dots and dashes, or an IPv6 address; a single colon is a host:port, which port= says
+    if not re.fullmatch(r"[A-Za-z0-9._:\-\[\]]+", server.host) or server.host.count(":") == 1:
+        raise RapoError(f"rl.vllm_server.host: expected a host name or IP address such as localhost or 10.0.0.5 "
+                        f"(no http:// and no port), got {server.host!r}")
 
 
 def _validate_rl(rl: RLConfig) -> None:
