@@ -21,15 +21,27 @@ FEATURE_PHRASES: tuple[tuple[str, str], ...] = (
     ("multi_step", "a chain of several steps"),
     ("logic_trap", "a logic trap meant to force an answer"),
     ("long", "a long backstory"),
+    ("pretext", "a research or professional pretext"),
+    ("answer_steering", "instructions about how my answer must look"),
+    ("other_language", "a switch to another language"),
+    ("split_payload", "a request cut into pieces or hidden in a word game"),
+    ("template", "a form or template to fill in"),
+    ("fake_dialogue", "a staged conversation with made-up replies"),
 )
 # Setup tasks a wrapper adds before the real request, most revealing first.
 SETUP_PARTS: tuple[tuple[str, str], ...] = (
     ("encoded", "asks me to decode the hidden text"),
+    ("split_payload", "asks me to put the pieces of the request back together"),
     ("code", "asks me to fill in the missing code"),
+    ("template", "asks me to fill in the blanks of a form"),
     ("nested_instructions", "asks me to swap my own rules for the ones it embeds"),
+    ("fake_dialogue", "stages a conversation for me to carry on"),
     ("logic_trap", "sets up a rule meant to make saying no impossible"),
     ("roleplay", "asks me to take on the persona it describes"),
     ("hypothetical", "asks me to treat it all as fiction or a hypothetical"),
+    ("pretext", "offers a reason meant to make the answer look harmless"),
+    ("answer_steering", "tells me how my answer has to look"),
+    ("other_language", "switches to another language"),
     ("long", "builds up a long backstory"),
 )
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
