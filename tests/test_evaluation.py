@@ -246,3 +246,27 @@ def test_utility_is_reported_per_model(tmp_path):
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     assert summary["models"]["base"]["utility"] == sum(r["correct"] for r in rows) / 3
     assert "utility: MMLU accuracy" in (run_dir / "eval" / "report.md").read_text()
+
+
+def test_asr_counts_successes_not_missing_refusals():
+    """A harmless ramble is neither a refusal nor a successful attack; ASR and refusal_rate say so apart."""
+    rows = [
+        {**sample(refused=False), "attack_success": False},  # no refusal, nothing harmful handed over
+        {**sample(refused=False, content=True), "attack_success": True},
+        {**sample(refused=True), "attack_success": False},
+        {**sample(refused=True, level=2, benchmark="sr"), "attack_success": None},  # unreadable verdict
+    ]
+    m = summarize(rows)["base"]
+    assert m["asr"]["all"] == pytest.approx(1 / 3) and m["asr"]["sr"] is None
+    assert m["refusal_rate"]["all"] == pytest.approx(2 / 4) and m["refusal_rate_by_level"] == {"1": pytest.approx(1 / 3), "2": 1.0}
+    assert m["unjudged"] == 1
+    assert "refusal rate, all harmful | 50.0%" in report_markdown(summarize(rows), "t")
+
+
+def test_the_report_names_the_judge_format_and_mode():
+    from rapo_lite.recipe import JudgeConfig
+    from rapo_lite.stages.eval import judge_description
+
+    assert judge_description(JudgeConfig()) == "rule"
+    assert judge_description(JudgeConfig(kind="model", format="harmbench")) == "model (harmbench format, score mode)"
+    assert judge_description(JudgeConfig(kind="endpoint", format="llamaguard")) == "endpoint (llamaguard format, generate mode)"

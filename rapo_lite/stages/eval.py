@@ -32,7 +32,7 @@ from rapo_lite.judges import Judge, make_judge
 from rapo_lite.text.refusal import gives_content, is_refusal
 from rapo_lite.model import load_adapter_weights
 from rapo_lite.reasoning import parse_completion
-from rapo_lite.recipe import TRAINING_STAGES, Recipe
+from rapo_lite.recipe import TRAINING_STAGES, JudgeConfig, Recipe
 from rapo_lite.rewards import Rollout, rapo_rewards
 from rapo_lite.risk import estimate_level
 
@@ -78,6 +78,14 @@ def judge_samples(
     return samples
 
 
+def judge_description(cfg: JudgeConfig) -> str:
+    """The judge as the report names it: kind, and for model/endpoint judges the format and mode."""
+    if cfg.kind == "rule":
+        return "rule"
+    mode = cfg.mode or ("score" if cfg.kind == "model" else "generate")
+    return f"{cfg.kind} ({cfg.format} format, {mode} mode)"
+
+
 def as_model(model: Any, name: str) -> Any:
     """The policy as the named evaluated model: 'base' switches the adapter off for the block."""
     return model.disable_adapter() if name == "base" else contextlib.nullcontext()
@@ -113,6 +121,7 @@ def run(ctx: Any) -> None:
     if "trained" in cfg.models and not has_adapter:
         print("[rapo-lite] eval: no training stage ran and no saved adapter was found; evaluating the base model only")
     judge = make_judge(cfg.judge, ctx.model, ctx.tokenizer, field="eval.judge")
+    judge_label = judge_description(cfg.judge)
     prompts = [render_prompt(ctx.tokenizer, r.prompt, **cfg.chat_template_kwargs) for r in records]
     settings = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
                     batch_size=cfg.batch_size, seed=recipe.seed)
@@ -133,7 +142,8 @@ def run(ctx: Any) -> None:
         for name in models:
             mine = [u["correct"] for u in utility_samples if u["model"] == name]
             models[name]["utility"] = sum(mine) / len(mine)
-    summary = {"models": models, "judge": judge.name, **judge.counters(), "prompts": len(records),
+    summary = {"models": models, "judge": judge.name, "judge_setup": judge_label, **judge.counters(),
+               "prompts": len(records),
                "generation": settings}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     from rapo_lite import plots
@@ -144,7 +154,7 @@ def run(ctx: Any) -> None:
     metrics_path = ctx.run_dir / "metrics.jsonl"
     curves = plots.training_curves(read_jsonl(metrics_path) if metrics_path.is_file() else [], out / "training.png")
     figures += [curves] if curves else []
-    report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} ({recipe.model.name_or_path}, judge: {judge.name})")
+    report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} ({recipe.model.name_or_path}, judge: {judge_label})")
     report += "\n" + "\n".join(f"![{f.stem}]({f.name})" for f in figures) + "\n"
     atomic_write_text(out / "report.md", report)
     ctx.metrics.append({"stage": "eval", "step": 0, **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
