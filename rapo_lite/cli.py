@@ -27,7 +27,9 @@ memory from the model's config, before any download, and says whether it fits.
 `python train.py export RUN_DIR --format merged_16bit|gguf_q4_k_m [--out DIR]` merges a run's
 adapter into its base model and saves it.
 `python train.py judge-check FILE [--task harm|refusal] [--json] [judge.kind=model ...]` scores a
-judge against answers you labelled (.csv, .tsv or .jsonl with prompt, answer, label columns)."""
+judge against answers you labelled (.csv, .tsv or .jsonl with prompt, answer, label columns).
+`python train.py push RUN_DIR --repo NAME [--private] [--dry-run]` uploads a run's adapter (or an
+export folder) to the Hugging Face Hub with the token in HF_TOKEN; --dry-run only lists the files."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="judge-check: harm (label 1 = successful attack) or refusal (label 1 = refuses / does not do "
                         "what was asked)")
     parser.add_argument("--json", action="store_true", help="judge-check: also print one JSON object as the last line")
+    parser.add_argument("--repo", help="push: the Hub repository, name or owner/name")
+    parser.add_argument("--private", action="store_true", help="push: create the repository as private")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="push: list what would be uploaded; no network, no token")
     opts = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -70,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                                 "--task harm [judge.kind=model ...]")
             judge_check(files[0], opts.task, [a for a in opts.args[1:] if "=" in a], opts.json)
             return 0
+        if opts.args and opts.args[0] == "push":
+            from rapo_lite.push import push
+
+            if len(opts.args) != 2:
+                raise RapoError("push: expected one run (or adapter, or export) folder, e.g. "
+                                "python train.py push outputs/tiny --repo your-name/tiny-rapo [--private] [--dry-run]")
+            push(opts.args[1], opts.repo, private=opts.private, dry_run=opts.dry_run)
+            return 0
         if opts.args and opts.args[0] == "export":
             from rapo_lite.export import export
 
@@ -89,6 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         if opts.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # a full disk, a read-only folder or a file in the way, met outside the kit's own writers
+        # (a trainer's checkpoint, a tokenizer save): one line naming the path, as for bad input
+        from rapo_lite.io import fs_error
+
+        explained = fs_error(err)
+        if explained is None or opts.debug:
+            raise
+        print(f"error: {explained}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

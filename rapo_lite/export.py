@@ -15,11 +15,13 @@ name and renamed, so an interrupted export never leaves a folder that looks comp
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir
+from rapo_lite.recipe import Recipe
 
 # Format name -> llama.cpp quantisation (None: no GGUF).
 FORMATS: dict[str, str | None] = {"merged_16bit": None, "gguf_q4_k_m": "q4_k_m"}
@@ -44,10 +46,13 @@ def export(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path
     recipe = load_recipe(run_dir / "recipe.yaml")
     quant = FORMATS[fmt]
     target = Path(out) if out else run_dir / ("gguf" if quant else "merged_16bit")
+    card = _card_writer(recipe, run_dir, "gguf" if quant else "merged_16bit")
     if quant is None and recipe.model.backend == "transformers":
         from rapo_lite.model import save_merged_16bit
 
-        return save_merged_16bit(recipe.model, adapter, target)
+        save_merged_16bit(recipe.model, adapter, target, extra=card)
+        print(f"[rapo-lite] exported {fmt} to {target}")
+        return target
     if quant is not None:
         require_llama_cpp()
     model, tokenizer = _load_merged_source(recipe.model, adapter)
@@ -57,8 +62,25 @@ def export(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> Path
         else:
             model.save_pretrained_gguf(str(tmp), tokenizer, quantization_method=quant)
             _drop_temporary_name(tmp, recipe.run_name)
+        card(tmp)  # after the save, which may leave a card of its own there
     print(f"[rapo-lite] exported {fmt} to {target}")
     return target
+
+
+def _card_writer(recipe: Recipe, run_dir: Path, kind: str) -> Callable[[Path], None]:
+    """What writes the export's model card and recipe copy into a folder: the training stages
+    the run finished and, when it was evaluated after them, the eval table."""
+    from rapo_lite.cards import evaluation_of_run, write_card
+    from rapo_lite.resume import RunState
+
+    stages = RunState.load(run_dir).trained()
+    evaluation = evaluation_of_run(run_dir)
+    text = (run_dir / "recipe.yaml").read_text(encoding="utf-8")
+
+    def write(folder: Path) -> None:
+        write_card(folder, recipe, stages, kind, evaluation, text)
+
+    return write
 
 
 def _load_merged_source(cfg: Any, adapter: Path) -> tuple[Any, Any]:

@@ -8,6 +8,7 @@ is imported, and warns when it comes second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +61,22 @@ def compute_dtype(cfg: ModelConfig) -> Any:
     return torch.float32
 
 
-def check_fast_inference() -> None:
-    """rl.fast_inference needs vLLM and a CUDA GPU; say which is missing before anything loads."""
+def check_fast_inference(mode: str = "colocate") -> None:
+    """rl.fast_inference needs a CUDA GPU and vLLM, in both modes: colocated, vLLM runs on this
+    card; with a server, TRL still imports vllm here to send the new weights to the server over
+    NCCL, from this card. Say which is missing before anything loads; the GPU comes first, since
+    installing vllm on a machine without one would not help."""
     import importlib.util
 
     import torch
 
+    where = "vLLM generation in this process" if mode == "colocate" else "the vLLM server's weight sync (NCCL)"
+    if not torch.cuda.is_available():
+        raise RapoError(f"rl.fast_inference: {where} needs a CUDA GPU and none is visible (rl.vllm_mode={mode}); "
+                        "set rl.fast_inference=false")
     if importlib.util.find_spec("vllm") is None:
         raise RapoError(f"rl.fast_inference: the vllm package is not installed; run: {VLLM_INSTALL} "
                         "(or set rl.fast_inference=false)")
-    if not torch.cuda.is_available():
-        raise RapoError("rl.fast_inference: vLLM generation needs a CUDA GPU and none is visible; set rl.fast_inference=false")
 
 
 def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0, fast_inference: bool = False) -> tuple[Any, Any]:
@@ -274,11 +280,13 @@ def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
-def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path) -> Path:
+def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path,
+                      extra: Callable[[Path], None] | None = None) -> Path:
     """Merge a saved adapter into a 16-bit copy of the base model and save it.
 
     The merge reloads the base in 16-bit instead of merging into the 4-bit weights, which
-    would bake the quantization error into the saved model.
+    would bake the quantization error into the saved model. `extra` writes more files (the
+    model card) into the folder before it is renamed into place.
     """
     import torch
     from peft import PeftModel
@@ -292,5 +300,7 @@ def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | 
     with atomic_dir(out_dir) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(tmp)
+        if extra is not None:
+            extra(tmp)
     return Path(out_dir)
 

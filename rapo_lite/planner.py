@@ -276,7 +276,9 @@ class _Ctx:
         self.prompt = setup.prompt_tokens
         self.weights = weight_bytes(shape, recipe.model.load_in_4bit, self.cb)
         self.lora = lora_params(shape, recipe.lora.r, list(recipe.lora.target_modules))
-        self.vllm = recipe.rl.fast_inference and "rl" in recipe.stages
+        self.vllm = recipe.rl.fast_inference and "rl" in recipe.stages  # rollouts sampled by vLLM, not generate()
+        # a vLLM server holds its engine on its own card; only a colocated one takes a share of this one
+        self.vllm_here = self.vllm and recipe.rl.vllm_mode == "colocate"
 
     def resident(self) -> tuple[Term, ...]:
         kind = "nf4 4-bit weights (with quant constants; embeddings 16-bit)" if self.model.load_in_4bit else "16-bit weights"
@@ -285,7 +287,7 @@ class _Ctx:
             Term(f"LoRA weights + AdamW state ({self.lora / 1e6:.1f}M params)", self.lora * LORA_RESIDENT_BYTES,
                  "lora.r or lora.target_modules"),
         ]
-        if self.vllm:
+        if self.vllm_here:
             terms.append(Term("vLLM engine (rl.fast_inference)", self.vllm_pool(),
                               "rl.fast_inference=false, or a card with more memory"))
         return tuple(terms)

@@ -38,7 +38,8 @@ SHARED_IDENTITY = ("seed", "model.name_or_path", "model.load_in_4bit", "model.ma
                    "lora", "data", "risk")
 # How a stage is run, logged or reached does not change what it trains on: a run stopped by
 # a judge endpoint that went down may resume with another URL or with on_error=neutral.
-_HOW = ("logging_steps", "save_steps", "url", "timeout_s", "max_retries", "api_key_env", "on_error", "fast_inference")
+_HOW = ("logging_steps", "save_steps", "url", "timeout_s", "max_retries", "api_key_env", "on_error", "fast_inference",
+        "vllm_mode", "host", "port")
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -127,6 +128,29 @@ class RunState:
                 f"output folder {self.run_dir} belongs to a different recipe: {shown}{more}; pass --restart to start "
                 "over there, or choose another run_name"
             )
+
+    def holds_work(self) -> bool:
+        """Whether the folder keeps anything a rerun would build on: a finished stage, a complete
+        checkpoint, a saved adapter or an evaluation. A run that failed before any of these (a
+        model that would not load, a stage that stopped at its first check) holds nothing, and
+        its recorded recipe must not stop the corrected command from starting there."""
+        return bool(
+            self.finished
+            or any(last_checkpoint(self.run_dir, stage) for stage in TRAINING_STAGES)
+            or (self.run_dir / "adapter").is_dir()
+            or (self.run_dir / "eval" / "summary.json").is_file()
+        )
+
+    def forget(self) -> None:
+        """Drop what a run that kept nothing recorded: its identity and its logs, whose rows
+        belong to stages that will start over (or not run at all)."""
+        from rapo_lite.tracking import TB_DIR
+
+        self.identity, self.finished, self.running = {}, {}, None
+        for name in (METRICS_FILE, ROLLOUTS_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.run_dir / name).unlink()
+        shutil.rmtree(self.run_dir / TB_DIR, ignore_errors=True)
 
     def _started(self, stage: str) -> bool:
         return stage in self.finished or stage == self.running

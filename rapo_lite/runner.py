@@ -8,12 +8,14 @@ to a different recipe unless `restart` is set.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
-from rapo_lite.recipe import TRAINING_STAGES, Recipe, dump_recipe
+from rapo_lite.recipe import TRAINING_STAGES, EndpointConfig, Recipe, dump_recipe
 from rapo_lite.resume import (
     METRICS_FILE, RunState, clear_run, drop_checkpoints, keep_stage_adapter, prepare_stage, stage_mark,
 )
@@ -64,12 +66,92 @@ def check_sources(recipe: Recipe, stages: list[str]) -> None:
             load_sources([vars(s) for s in recipe.eval.sources], seed=recipe.seed)
 
 
+def check_endpoints(recipe: Recipe, stages: list[str]) -> None:
+    """Build (without calling) the endpoint client of every teacher, judge and detector of kind
+    endpoint that the stages will use: a missing URL, model name or API key variable is then
+    reported before the model loads, not after the stages before it have run."""
+    from rapo_lite.endpoint import ChatEndpoint
+
+    used: list[tuple[str, EndpointConfig]] = []
+    if "sft" in stages and recipe.sft.teacher == "endpoint":
+        used.append(("sft.endpoint", recipe.sft.endpoint))
+    for stage, part in (("rl", "judge"), ("ipo", "judge"), ("ipo", "cue_detector"), ("eval", "judge")):
+        cfg = getattr(getattr(recipe, stage), part)
+        if stage in stages and cfg.kind == "endpoint":
+            used.append((f"{stage}.{part}.endpoint", cfg.endpoint))
+    for where, endpoint in used:
+        ChatEndpoint(endpoint, field=where)
+
+
+def preflight(recipe: Recipe, stages: list[str]) -> None:
+    """Every check of the recipe against this machine that needs no model: data files, endpoints,
+    vLLM, the tracking package, the adapter to start from."""
+    check_sources(recipe, stages)
+    check_endpoints(recipe, stages)
+    if "rl" in stages and recipe.rl.fast_inference:
+        from rapo_lite.model import check_fast_inference
+
+        check_fast_inference(recipe.rl.vllm_mode)
+    if any(s in TRAINING_STAGES for s in stages) or "eval" in stages:
+        from rapo_lite.tracking import check_backend
+
+        check_backend(recipe)
+    if recipe.lora.init_from:
+        weights = Path(recipe.lora.init_from) / "adapter_model.safetensors"
+        if not weights.is_file():
+            raise RapoError(f"lora.init_from: {weights} does not exist; expected a folder written by a run "
+                            "(its adapter/)")
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create the run folder and check that it takes files, before minutes go into a model load."""
+    import tempfile
+
+    from rapo_lite.io import fs_error
+
+    blocker = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise RapoError(f"output_dir: {blocker} is a file, not a folder, so the run folder {run_dir} cannot be made; "
+                        "move the file away or choose another output_dir / run_name")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=run_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        explained = fs_error(err, run_dir)
+        if explained is None:
+            raise
+        raise RapoError(f"output_dir: {explained}") from None
+
+
+def write_cards(recipe: Recipe, run_dir: Path, state: RunState, stage: str) -> None:
+    """After a stage: the model card and recipe copy in adapter/ (and in merged_16bit/ after a
+    warm-up that saved one). After the eval stage the card gains the before/after table."""
+    from rapo_lite.cards import eval_table, write_card
+
+    adapter = run_dir / "adapter"
+    if not (adapter / "adapter_config.json").is_file() or (stage == "eval" and not state.trained()):
+        return  # an eval of the base model only, or of lora.init_from: no adapter of this run to describe
+    trained = state.trained() + ([stage] if stage in TRAINING_STAGES else [])
+    evaluation = eval_table(run_dir / "eval" / "report.md") if stage == "eval" else None
+    text = dump_recipe(recipe)
+    write_card(adapter, recipe, trained, "adapter", evaluation, text)
+    if stage == "eval" and trained and (run_dir / f"adapter-{trained[-1]}").is_dir():
+        write_card(run_dir / f"adapter-{trained[-1]}", recipe, trained, "adapter", evaluation, text)
+    if stage == "sft" and (run_dir / "merged_16bit" / "config.json").is_file():
+        write_card(run_dir / "merged_16bit", recipe, trained, "merged_16bit", None, text)
+
+
 def run(recipe: Recipe, restart: bool = False) -> Path:
     run_dir = recipe.run_dir
     if restart:
         clear_run(run_dir)
     state = RunState.load(run_dir)
-    state.check(recipe)
+    # A folder whose earlier run kept nothing (it failed at start-up) is not held to that recipe.
+    kept = state.holds_work()
+    if kept:
+        state.check(recipe)
     todo = pending_stages(recipe, state)
     for stage in recipe.stages:
         if stage not in todo:
@@ -77,7 +159,7 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
     if not todo:
         print(f"[rapo-lite] nothing to do: every stage of {run_dir} has finished")
         return run_dir
-    check_sources(recipe, todo)
+    preflight(recipe, todo)
     if recipe.model.backend == "unsloth":
         # Unsloth patches transformers, PEFT and TRL when imported, so it must come first; a
         # missing package is reported by load_model with the install command.
@@ -88,9 +170,7 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
     from rapo_lite.model import load_adapter_weights, load_model, locate_model, trainable_parameters
 
     locate_model(recipe.model)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state.begin(recipe)
-    atomic_write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
+    prepare_run_dir(run_dir)
     metrics_path = run_dir / METRICS_FILE
 
     import transformers
@@ -105,13 +185,23 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
     print(f"[rapo-lite] {recipe.model.name_or_path} via {recipe.model.backend}: {trainable:,} trainable of {total:,} parameters")
     if state.trained() and load_adapter_weights(model, run_dir / "adapter", f"{run_dir} (resuming)", required=False):
         print(f"[rapo-lite] continuing from the adapter of the finished stages ({', '.join(state.trained())})")
+    # Only now, with the model loaded, does the folder become this recipe's.
+    if not kept:
+        state.forget()
+    state.begin(recipe)
+    atomic_write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     ctx = RunContext(recipe, run_dir, model, tokenizer, JsonlLog(metrics_path))
     for stage in todo:
         ctx.resume = prepare_stage(run_dir, stage)
         print(f"[rapo-lite] stage {stage}" + (f" (resuming from {ctx.resume})" if ctx.resume else ""))
         state.begin(recipe, stage)
         importlib.import_module(STAGE_MODULES[stage]).run(ctx)
+        write_cards(recipe, run_dir, state, stage)
         keep_stage_adapter(run_dir, stage)
+        if stage == "eval":
+            from rapo_lite.tracking import log_eval
+
+            log_eval(recipe, run_dir)
         state.finish(stage, stage_mark(recipe, stage, state.trained()))
         drop_checkpoints(run_dir, stage)
     print(f"[rapo-lite] done: {run_dir}")

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import yaml
 
 from conftest import needs_unsloth
 from rapo_lite.cli import main
@@ -41,6 +42,10 @@ def test_merged_16bit_answers_like_the_adapter_model(tmp_path, backend):
     assert out == run_dir / "merged_16bit" and (out / "config.json").is_file()
     assert not list(out.glob("adapter_config.json"))  # a plain model, no adapter left
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
+    card = (out / "README.md").read_text()  # the kit's model card, written before the folder was renamed in
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["library_name"] == "transformers" and {"rapo-lite", "lora"} <= set(meta["tags"])
+    assert "[recipe.yaml](recipe.yaml)" in card and load_recipe(out / "recipe.yaml").run_name == f"run-{backend}"
     merged = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
     base = AutoModelForCausalLM.from_pretrained(resolve_model_path(TINY_MODEL), dtype=torch.float32)
     with torch.no_grad():

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
 from rapo_lite.errors import RapoError
 from rapo_lite.model import load_model
@@ -19,10 +20,18 @@ def test_the_field_is_documented_and_off_by_default():
     assert load_recipe(TINY).rl.fast_inference is False
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None or not torch.cuda.is_available(),
+                    reason="vllm is installed here, or there is no GPU (which is reported first)")
 def test_missing_vllm_names_the_install_before_loading_anything():
     recipe = load_recipe(TINY, ["rl.fast_inference=true"])
     with pytest.raises(RapoError, match=r"rl.fast_inference: the vllm package is not installed; run: pip install vllm"):
+        load_model(recipe.model, recipe.lora, fast_inference=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here")
+def test_without_a_gpu_the_gpu_is_named_first_since_installing_vllm_would_not_help():
+    recipe = load_recipe(TINY, ["rl.fast_inference=true"])
+    with pytest.raises(RapoError, match=r"rl.fast_inference: vLLM generation in this process needs a CUDA GPU"):
         load_model(recipe.model, recipe.lora, fast_inference=True)
 
 

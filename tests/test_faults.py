@@ -76,7 +76,9 @@ def test_a_folder_of_another_recipe_is_one_line_too(tmp_path, capsys):
 
     recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}"])
     recipe.run_dir.mkdir()
-    RunState(recipe.run_dir).begin(recipe)
+    state = RunState(recipe.run_dir)
+    state.begin(recipe, "sft")
+    state.finish("sft", "done")  # a folder that keeps a finished stage belongs to its recipe
     line = one_line_error(capsys, "recipes/tiny.yaml", f"output_dir={tmp_path}", "seed=7")
     assert "belongs to a different recipe: seed is 0 there, 7 here; pass --restart" in line
 

@@ -119,7 +119,8 @@ def test_without_a_cue_the_next_trigger_replaces_the_last(tiny_policy, monkeypat
 
 def test_unsafe_traces_without_a_cue_are_cut_at_the_start_of_the_reasoning(tiny_policy, monkeypatch):
     model, tok = tiny_policy
-    trace = "<think>\nSure, the steps are easy.\n</think>\n\nHere they are."
+    # An answer that hands the method over, so the judge calls the trace unsafe (an attack success).
+    trace = "<think>\nSure, the steps are easy.\n</think>\n\nHere they are: put a tension wrench in the lock, then rake the pins."
     monkeypatch.setattr(PairBuilder, "_generate", lambda self, texts, desc: [trace] * len(texts))
     monkeypatch.setattr(ipo, "first_cue_offset", lambda det, prompt, text: None)
     for setting, expected_jobs in (("skip", 0), ("start", 2)):

@@ -179,6 +179,14 @@ def test_fast_inference_counts_vllms_share_once():
     assert all(any(t.name.startswith("vLLM") for t in p.resident) for p in plans)  # loaded for the whole run
 
 
+def test_a_vllm_server_takes_no_share_of_the_training_card():
+    recipe = load_recipe(RECIPES / "qwen3-1.7b-rapo-8gb.yaml", ["rl.fast_inference=true", "rl.vllm_mode=server",
+                                                                 "model.backend=transformers"])
+    rl = plan_recipe(recipe, shape("Qwen/Qwen3-1.7B"), Setup(gpu_memory=8 * GIB))[1]
+    assert not [t for t in rl.resident if t.name.startswith("vLLM")]
+    assert "generation" not in {p.name for p in rl.phases}  # the server samples the rollouts
+
+
 def test_parse_size():
     assert parse_size("8GiB") == parse_size("8G") == parse_size("8 gib") == 8 * GIB
     assert parse_size("16GB") == 16 * 10**9 and parse_size("7800MiB") == 7800 * MIB and parse_size("1.5GiB") == 1.5 * GIB

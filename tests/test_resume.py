@@ -63,6 +63,13 @@ def test_kill_9_during_rl_then_rerun_resumes_without_lost_or_repeated_steps(tmp_
     rollouts = [r["step"] for r in read_jsonl(run_dir / "rollouts.jsonl")]
     per_step = 2 * 4  # rl.prompts_per_step x rl.num_generations
     assert rollouts == sorted(rollouts) and rollouts == [s for s in range(6) for _ in range(per_step)]
+    # TensorBoard's curve agrees: the steps the killed run logged after its checkpoint are purged
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(run_dir / "tb" / "rl"), size_guidance={"scalars": 0})
+    board.Reload()
+    assert [e.step for e in board.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in board.Scalars("train/reward")] == [1, 2, 3, 4, 5, 6]
     state = json.loads((run_dir / "state.json").read_text())
     assert list(state["finished"]) == ["sft", "rl"] and state["running"] is None
     assert not (run_dir / "checkpoints").exists()  # a finished stage keeps its adapter, not its checkpoints

@@ -26,6 +26,7 @@ def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
     import torch
 
     from rapo_lite.model import compute_dtype
+    from rapo_lite.tracking import trainer_fields
 
     dtype = compute_dtype(recipe.model)
     on_gpu = torch.cuda.is_available()
@@ -40,7 +41,7 @@ def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
         save_strategy="steps",
         save_steps=stage.save_steps,
         save_total_limit=SAVE_TOTAL_LIMIT,
-        report_to="none",
+        **trainer_fields(recipe),  # report_to, run_name: the loss, learning rate and rewards reach the tracker
         seed=recipe.seed,
         use_cpu=not on_gpu,
         bf16=on_gpu and dtype == torch.bfloat16,
@@ -65,12 +66,15 @@ def fit(ctx: Any, trainer: Any, stage: str) -> None:
     """
     from rapo_lite.resume import last_checkpoint, write_resume_mark
     from rapo_lite.stages.callbacks import NonFiniteLoss
+    from rapo_lite.tracking import attach_tensorboard, end_stage
 
     resume = getattr(ctx, "resume", None)
     if resume:
         _keep_dtypes_on_resume(trainer)
+    attach_tensorboard(trainer, ctx.run_dir, stage, resume)
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        end_stage(ctx.recipe)
     except NonFiniteLoss as err:
         step = trainer.state.global_step
         if err.good and step > 0:

@@ -14,7 +14,7 @@ Top to bottom:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.data.hygiene import load_training
@@ -26,6 +26,9 @@ from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import Recipe
 from rapo_lite.resume import ROLLOUTS_FILE, checkpoint_dir
 from rapo_lite.rewards import CASES, RewardBreakdown, RewardWeights, Rollout, rapo_rewards
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 class RolloutScorer:
@@ -40,6 +43,7 @@ class RolloutScorer:
         self.bands = bands
         self.weights = weights
         self.log = log
+        self.text: SummaryWriter | None = None  # TensorBoard: a few rollouts per step go to its text tab
         self._key: tuple | None = None
         self._scores: list[RewardBreakdown] = []
 
@@ -74,14 +78,19 @@ class RolloutScorer:
                 log_metric(key, float(value - before[key]))
             for case in CASES:
                 log_metric(f"case/{case}", sum(s.case == case for s in self._scores) / len(self._scores))
-        if self.log is None:
-            return
+        rows = []
         for rollout, score in zip(rollouts, self._scores):
             parsed = parse_completion(rollout.completion)
-            self.log.append(
-                {"step": step, "prompt": rollout.prompt, "harmful": rollout.harmful, "thinking": parsed.thinking,
-                 "answer": parsed.answer, **score.to_dict()}
-            )
+            rows.append({"step": step, "prompt": rollout.prompt, "harmful": rollout.harmful,
+                         "thinking": parsed.thinking, "answer": parsed.answer, **score.to_dict()})
+        if self.log is not None:
+            for row in rows:
+                self.log.append(row)
+        if self.text is not None:
+            from rapo_lite.tracking import rollout_table
+
+            # filed under the optimizer step these rollouts train, where TensorBoard shows their reward
+            self.text.add_text("rl/rollouts", rollout_table(rows), step + 1)
 
 
 def _text(completion: Any) -> str:
@@ -124,6 +133,9 @@ def run(ctx: Any) -> None:
     scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights), JsonlLog(rollouts_path))
     print(f"[rapo-lite] RL on {len(records)} prompts, judge: {judge.name}")
     trainer = build_trainer(ctx, scorer, build_dataset(records, ctx.tokenizer, rl.chat_template_kwargs))
+    from rapo_lite.tracking import attach_tensorboard
+
+    scorer.text = attach_tensorboard(trainer, ctx.run_dir, "rl", getattr(ctx, "resume", None))
     fit(ctx, trainer, "rl")
     ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **judge.counters()})
 
@@ -150,19 +162,37 @@ def grpo_args(recipe: Recipe, output_dir: str) -> Any:
         scale_rewards=rl.scale_rewards,
         reward_weights=list(rl.reward_weights),
         per_device_train_batch_size=rl.prompts_per_step * rl.num_generations,
+        **_completion_table(recipe),
         **trainer_args(recipe, rl, output_dir),
     )
 
 
-def _vllm_args(recipe: Recipe) -> dict[str, Any]:
-    """GRPOConfig fields for rl.fast_inference: vLLM colocated in this process.
+def _completion_table(recipe: Recipe) -> dict[str, Any]:
+    """GRPO's own table of sampled completions, for the backends that can show one; TensorBoard
+    gets the kit's text table of rollouts instead (RolloutScorer.text)."""
+    from rapo_lite.tracking import COMPLETION_TABLES, ROLLOUTS_SHOWN
 
-    With the unsloth backend the engine already exists (model.vllm_engine, loaded on the same
-    weights) and Unsloth's GRPOTrainer patch uses it; with the transformers backend TRL starts
-    its own engine with this share of the card and context length.
-    """
-    if not recipe.rl.fast_inference:
+    if recipe.report_to not in COMPLETION_TABLES:
         return {}
+    return dict(log_completions=True, num_completions_to_print=ROLLOUTS_SHOWN)
+
+
+def _vllm_args(recipe: Recipe) -> dict[str, Any]:
+    """GRPOConfig fields for rl.fast_inference, colocated in this process or on a vLLM server.
+
+    colocate: with the unsloth backend the engine already exists (model.vllm_engine, loaded on
+    the same weights) and Unsloth's GRPOTrainer patch uses it; with the transformers backend
+    TRL starts its own engine with this share of the card and context length.
+    server: TRL sends the prompts to a `trl vllm-serve` process at rl.vllm_server and pushes the
+    updated weights to it after each step (recipe.validate has refused this mode with Unsloth).
+    """
+    rl = recipe.rl
+    if not rl.fast_inference:
+        return {}
+    if rl.vllm_mode == "server":
+        server = rl.vllm_server
+        return dict(use_vllm=True, vllm_mode="server", vllm_server_host=server.host, vllm_server_port=server.port,
+                    vllm_server_timeout=server.timeout_s)
     from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
 
     return dict(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
