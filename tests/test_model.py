@@ -75,7 +75,9 @@ def lora_grad_error(model, tok, path, force_repacking):
             if isinstance(m, bnb.nn.Linear4bit):
                 m.support_avx512bf16_for_cpu = True
     prompts = [tok.apply_chat_template([{"role": "user", "content": "hello there"}], tokenize=False, add_generation_prompt=True)]
-    generate(model, tok, prompts, max_new_tokens=4)  # the no-grad eval forward that triggers repacking
+    # transformers' generate: the no-grad eval forward that triggers repacking (the kit's fast
+    # CPU loop reads the weights without running bitsandbytes' forward, so it never repacks)
+    generate(model, tok, prompts, max_new_tokens=4, engine="transformers")
     ref = reference_model(model, path)
     ids = batch(tok)
     model.train()
