@@ -13,17 +13,10 @@ from rapo_lite.io import JsonlLog, atomic_dir, atomic_write_text
 from rapo_lite.recipe import load_recipe
 from rapo_lite.runner import check_endpoints, run
 from rapo_lite.stages import rl as rl_stage
+from test_faults import one_line_error
 
 TINY = "recipes/tiny.yaml"
 SERVER = ["rl.fast_inference=true", "rl.vllm_mode=server", "model.backend=transformers"]
-
-
-def one_line_error(capsys, *argv):
-    code = cli.main(list(argv))
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert code == 2 and len(errors) == 1 and err.rstrip().endswith(errors[0]) and "Traceback" not in err, err
-    return errors[0]
 
 
 # ------------------------------------------------------------------------------------ vLLM
