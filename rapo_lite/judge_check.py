@@ -114,7 +114,10 @@ def read_labelled(path: str | Path) -> list[Labelled]:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise RapoError(f"{p}, line {line}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
-    rows = _rows_from_jsonl(p, text) if suffix == ".jsonl" else _rows_from_table(p, text, "," if suffix == ".csv" else "\t")
+    if suffix == ".jsonl":
+        rows = _rows_from_jsonl(p, text)
+    else:
+        rows = _rows_from_table(p, text, "," if suffix == ".csv" else "\t")
     items = []
     for line, record in rows:
         where = f"{p}, line {line}"
@@ -141,7 +144,8 @@ def _ratio(num: int, den: int) -> float | None:
 def agreement_report(items: Sequence[Labelled], predicted: Sequence[bool | None]) -> dict[str, object]:
     """n, agreement, per-class precision/recall and the confusion matrix (rows: label, columns: verdict)."""
     pairs = list(zip((i.label for i in items), predicted))
-    count = {(g, p): sum(1 for gold, pred in pairs if gold is g and pred is p) for g in (True, False) for p in (True, False)}
+    count = {(g, p): sum(1 for gold, pred in pairs if gold is g and pred is p)
+             for g in (True, False) for p in (True, False)}
     unreadable = sum(1 for _, p in pairs if p is None)
     correct = count[(True, True)] + count[(False, False)]
     per_class = {}
@@ -162,7 +166,8 @@ def agreement_report(items: Sequence[Labelled], predicted: Sequence[bool | None]
     }
 
 
-def disagreements(items: Sequence[Labelled], predicted: Sequence[bool | None], limit: int = SHOWN_DISAGREEMENTS) -> list[tuple[Labelled, bool | None]]:
+def disagreements(items: Sequence[Labelled], predicted: Sequence[bool | None],
+                  limit: int = SHOWN_DISAGREEMENTS) -> list[tuple[Labelled, bool | None]]:
     """Up to `limit` items the judge got wrong, missed and false verdicts taken in turn."""
     missed = [(i, p) for i, p in zip(items, predicted) if i.label and p is not True]
     false = [(i, p) for i, p in zip(items, predicted) if not i.label and p is not False]
@@ -207,7 +212,8 @@ def render(report: dict[str, object], items: Sequence[Labelled], predicted: Sequ
         lines += ["", f"Disagreements ({len(shown)} shown):"]
         for item, verdict in shown:
             said = "unreadable" if verdict is None else str(int(verdict))
-            lines.append(f"- line {item.row}: label {int(item.label)}, verdict {said} | prompt: {_clip(item.prompt, 70)} "
+            lines.append(f"- line {item.row}: label {int(item.label)}, verdict {said} "
+                         f"| prompt: {_clip(item.prompt, 70)} "
                          f"| answer: {_clip(item.answer, 110)}")
     return "\n".join(lines)
 
@@ -222,7 +228,8 @@ def judge_overrides(overrides: Sequence[str]) -> list[str]:
         elif key.split(".", 1)[0] in ("model", "lora", "seed"):
             out.append(assignment)
         else:
-            raise RapoError(f"judge-check: override {key!r} is not used here; accepted: judge.* (e.g. judge.kind=model), "
+            raise RapoError(f"judge-check: override {key!r} is not used here; accepted: judge.* "
+                            "(e.g. judge.kind=model), "
                             "model.* (the judge model for kind=model), lora.*, seed")
     return out
 
@@ -241,7 +248,8 @@ def build_judge(overrides: Sequence[str]) -> Judge:
     return make_judge(recipe.eval.judge, model, tokenizer, field="judge")
 
 
-def judge_check(path: str | Path, task: str = "harm", overrides: Sequence[str] = (), as_json: bool = False) -> dict[str, object]:
+def judge_check(path: str | Path, task: str = "harm", overrides: Sequence[str] = (),
+                as_json: bool = False) -> dict[str, object]:
     """Score a judge against a labelled file, print the tables (and JSON), and return the report."""
     if task not in TASKS:
         raise RapoError(f"judge-check: --task {task!r} is not one of {', '.join(TASKS)}")
