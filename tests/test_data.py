@@ -282,7 +282,7 @@ def test_load_sources_errors():
 
 def test_source_names_and_name_normalisation():
     assert {"jailbreakbench", "strongreject", "strongreject_small", "harmbench", "advbench", "donotanswer",
-            "stratasword", "wildjailbreak", "star1", "star_benign", "xstest", "samples", "overrefusal", "pasttense", "mmlu", "sorry_bench", "file"} == set(SOURCE_NAMES)
+            "stratasword", "wildjailbreak", "star1", "star_benign", "xstest", "samples", "overrefusal", "overrefusal_tune", "overrefusal_test", "sensitive", "pasttense", "mmlu", "sorry_bench", "file"} == set(SOURCE_NAMES)
     assert load_source("Strong-Reject", path=fx("strongreject.csv"))[0].source == "strongreject"
     assert load_source("STAR-benign", path=fx("star_benign.jsonl"))[0].source == "star_benign"
 

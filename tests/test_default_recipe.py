@@ -16,6 +16,7 @@ import pytest
 from rapo_lite.cli import DEFAULT_RECIPE, default_recipe_path
 from rapo_lite.data import load_sources
 from rapo_lite.data.hygiene import check_disjoint
+from rapo_lite.data.wrappers import unwrapped
 from rapo_lite.recipe import SMOLLM2_MODEL, load_recipe
 from tests.conftest import ROOT
 
@@ -32,11 +33,21 @@ def test_the_cli_default_is_the_smollm2_cpu_recipe():
     recipe = load_recipe(DEFAULT_RECIPE)
     assert recipe.model.name_or_path == SMOLLM2_MODEL and recipe.stages == ["sft", "rl", "eval"]
     assert recipe.sft.teacher == "template" and recipe.rl.judge.kind == "rule" and recipe.eval.judge.kind == "rule"
-    assert {s.name for s in recipe.eval.sources} >= {"jailbreakbench", "strongreject_small", "overrefusal"}
+    assert {s.name for s in recipe.eval.sources} >= {"jailbreakbench", "strongreject_small", "overrefusal_test"}
+    # the over-refusal set is split: recipes are tuned on one half, the default reports the other
+    assert all(s.name != "overrefusal_tune" for s in recipe.eval.sources)
+
+
+# Function words carry no request: without them two unrelated short questions ("what's the
+# difference between a virus and a bacterium?" / "... a felony and a misdemeanor?") are not "near".
+_FUNCTION_WORDS = frozenset(
+    "a an the and or of to in on for with by at from is are was were be do does did what whats how why "
+    "when where which who can could should would i you my your it its this that s".split()
+)
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower()))
+    return set(re.findall(r"[a-z]+", text.lower())) - _FUNCTION_WORDS
 
 
 @needs_data
@@ -44,15 +55,16 @@ def _words(text: str) -> set[str]:
 def test_training_prompts_are_neither_in_nor_near_the_evaluation_prompts(path):
     """Exact overlap is refused by every stage; near copies (AdvBench items reworded in
     JailbreakBench, for instance) would inflate the headline, so none may be within a word
-    overlap of 0.5 of an evaluation prompt."""
+    overlap of 0.5 of an evaluation prompt. Base64-wrapped prompts are compared by the request
+    they carry, not by their shared instruction sentence."""
     recipe = load_recipe(path)
     held_out = load_sources([vars(s) for s in recipe.eval.sources], seed=recipe.seed)
     stage_sources = [s for s in (recipe.data.sources, recipe.rl.sources, recipe.ipo.sources) if s]
     train = [r for sources in stage_sources for r in load_sources([vars(s) for s in sources], seed=recipe.seed)]
     check_disjoint(train, held_out, "test")
-    held_words = [_words(r.prompt) for r in held_out]
+    held_words = [_words(unwrapped(r.prompt)) for r in held_out]
     near = [t.prompt for t in train
-            if any(len(w & h) / len(w | h) >= 0.5 for w in [_words(t.prompt)] for h in held_words if w | h)]
+            if any(len(w & h) / len(w | h) >= 0.5 for w in [_words(unwrapped(t.prompt))] for h in held_words if w | h)]
     assert near == []
 
 
@@ -60,8 +72,10 @@ REDUCED = [
     "data.sources=[{name: samples, harmful: true, count: 6}, {name: samples, harmful: false, count: 2}]",
     "sft.max_steps=2", "sft.batch_size=4",
     "rl.sources=[{name: samples, harmful: true, count: 2}]", "rl.max_steps=1", "rl.max_completion_length=24",
-    "eval.sources=[{name: jailbreakbench, count: 3}, {name: strongreject_small, count: 2}, {name: overrefusal, count: 3}]",
-    "eval.max_new_tokens=16",
+    "rl.prompts_per_step=2",
+    "eval.sources=[{name: jailbreakbench, count: 3}, {name: strongreject_small, count: 2}, "
+    "{name: overrefusal_test, count: 3}]",
+    "eval.max_new_tokens=16", "eval.utility_count=4",
 ]
 
 
@@ -85,3 +99,9 @@ def test_a_reduced_default_run_trains_and_reports_before_and_after(tmp_path):
     report = (run / "eval" / "report.md").read_text()
     assert "| metric | base | trained |" in report and "ASR, strongreject_small" in report
     assert (run / "eval" / "asr.png").stat().st_size > 1000
+    # the default recipe's utility is MMLU by option log-likelihood, and the trained model's thinking
+    # is read for reasoning-answer consistency (the base model has none)
+    assert summary["utility_mode"] == "loglik"
+    assert all(0.0 <= m["utility"] <= 1.0 for m in summary["models"].values())
+    assert summary["models"]["base"]["consistency"] is None
+    assert "reasoning–answer consistency" in report or "reasoning-answer consistency" in report

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import needs_unsloth, saved_lora_b
+from rapo_lite import fastgen
 from rapo_lite.data.hygiene import check_disjoint, normalise_prompt
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
@@ -159,9 +160,11 @@ def test_rl_stage_end_to_end_moves_the_adapter(tmp_path, monkeypatch, backend):
         [f"output_dir={tmp_path}", "stages=[rl]", f"model.backend={backend}", "rl.max_steps=2",
          "rl.max_completion_length=24", "rl.learning_rate=0.05", "rl.sources.0.count=2", "rl.sources.1.count=2"],
     )
+    served = fastgen.route_rollouts.calls
     run_dir = run(recipe)
     rows = read_jsonl(run_dir / "rollouts.jsonl")
     assert len(rows) == 2 * recipe.rl.prompts_per_step * recipe.rl.num_generations
+    assert fastgen.route_rollouts.calls - served == 2  # each step's rollouts came from the fast CPU loop
     assert sorted({r["step"] for r in rows}) == [0, 1]
     for key in ("prompt", "thinking", "answer", "level", "case", "risk", "general", "total"):
         assert all(key in r for r in rows), key

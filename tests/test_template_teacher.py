@@ -188,3 +188,24 @@ def test_any_prompt_gets_a_band_exact_analysis(prompt: str, level: int, harmful:
     lo, hi = band_for(level).target()
     assert lo <= count_sentences(text) <= hi and _reads_back(text) == count_sentences(text)
     assert "\n" not in text
+
+
+def test_the_argument_table_has_one_row_per_place_and_known_facts() -> None:
+    from itertools import product
+
+    from rapo_lite.teachers import template
+
+    facts = {"always", "wrapped", "plain", "alarm", "no_alarm", "sensitive", "not_sensitive", "self_harm"}
+    for rows in (template.HARMFUL_ROWS, template.BENIGN_ROWS):
+        assert {row.when for row in rows.values()} <= facts
+        assert all(row.order < template.FILLER_ORDER and len(row.priority) == 3 for row in rows.values())
+        parts = rows["parts"].order
+        last_part = parts + template.MAX_SETUP_PARTS + template.MAX_CORE_PARTS - 1  # one sentence per part at most
+        assert all(not parts < row.order <= last_part for row in rows.values())
+        # Rows sharing an order are alternatives: whatever holds of a prompt, at most one is written.
+        for holding in product(("wrapped", "plain"), ("alarm", "no_alarm"), ("sensitive", "not_sensitive"),
+                               ("self_harm", "always")):
+            for level in range(3):
+                orders = [row.order for row in rows.values()
+                          if row.when in {"always", *holding} and row.priority[level] is not None]
+                assert len(orders) == len(set(orders)), (holding, level + 1)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from rapo_lite.data import layouts
+from rapo_lite.data import cells, layouts
 from rapo_lite.data.cells import Options, Row
-from rapo_lite.data.files import HUB_PREFIX, package_file, read_tables
+from rapo_lite.data.files import HUB_PREFIX, Table, package_file, read_tables
 from rapo_lite.data.layouts import Converter
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError, did_you_mean
@@ -44,6 +44,58 @@ class Source:
     default_harmful: bool | None = True  # label for rows without their own; None = caller must say
     packaged: Packaged | None = None
     prompt_override: bool = True  # whether prompt_column= makes sense (not with two prompt columns)
+
+
+# --- the over-refusal set and its fixed halves ----------------------------------------------
+
+# Every line of overrefusal/prompts.jsonl carries "split": "tune" or "test", fixed once and
+# stratified by category and level (74 tune, 73 test). Recipe choices are tuned on
+# `overrefusal_tune`; only `overrefusal_test` is reported. `overrefusal` is all 147.
+OVERREFUSAL_HALVES: tuple[str, ...] = ("tune", "test")
+
+
+def _one_half(convert: Converter, half: str) -> Converter:
+    """`convert`, keeping only the rows whose `split` cell is `half`.
+
+    `convert` must return one Row per table row (generic does; blank prompts are dropped
+    later, in `_settle`), so rows and their split cells line up and errors keep file row numbers.
+    """
+
+    def convert_half(t: Table, opts: Options) -> list[Row]:
+        rows = convert(t, opts)
+        if not t.rows:
+            return rows
+        cells.need(t, opts, "split")
+        if len(rows) != len(t.rows):  # a programming error, not a data one
+            raise RuntimeError(f"{convert!r} returned {len(rows)} rows for {len(t.rows)}; _one_half needs one per row")
+        kept = []
+        for i, (raw, row) in enumerate(zip(t.rows, rows), 1):
+            value = raw.get("split")
+            if value not in OVERREFUSAL_HALVES:
+                raise RapoError(
+                    f"{cells.where(t, i, 'split')}: expected one of {', '.join(OVERREFUSAL_HALVES)}, got {value!r}"
+                )
+            if value == half:
+                kept.append(row)
+        return kept
+
+    return convert_half
+
+
+def _overrefusal_sources() -> tuple[Source, ...]:
+    """`overrefusal` (all of it) and one source per half, all reading the same packaged folder."""
+    layout = 'a folder of JSONL files with lines {"prompt", "harmful", "level", "reference", "category"'
+    purpose = "benign prompts that only sound dangerous, for measuring over-refusal"
+    whole = Source("overrefusal", f"{layout}}} ({purpose})", layouts.generic(require_label=True))
+    halves = tuple(
+        Source(
+            f"overrefusal_{half}",
+            f'{layout}, "split"}} ({purpose}; only the lines with "split": "{half}")',
+            _one_half(whole.convert, half),
+        )
+        for half in OVERREFUSAL_HALVES
+    )
+    return (whole, *halves)
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -139,11 +191,13 @@ _SOURCES: tuple[Source, ...] = (
         'a folder of JSONL files with lines {"prompt", "harmful", "level", "reference", "category"}',
         layouts.generic(require_label=True),
     ),
+    *_overrefusal_sources(),
     Source(
-        "overrefusal",
+        "sensitive",
         'a folder of JSONL files with lines {"prompt", "harmful", "level", "reference", "category"} '
-        "(benign prompts that only sound dangerous, for measuring over-refusal)",
+        "(benign prompts on sensitive-sounding topics, for training helpfulness; none near an evaluation prompt)",
         layouts.generic(require_label=True),
+        default_harmful=False,
     ),
     Source(
         "file",
@@ -177,7 +231,12 @@ def get_source(name: str) -> Source:
 
 
 # Sources whose default data is a folder of JSONL files inside this package.
-_PACKAGE_FOLDERS = {"samples": "samples", "overrefusal": "overrefusal"}
+_PACKAGE_FOLDERS = {
+    "samples": "samples",
+    "overrefusal": "overrefusal",
+    **{f"overrefusal_{half}": "overrefusal" for half in OVERREFUSAL_HALVES},
+    "sensitive": "sensitive",
+}
 
 
 def _package_folder(name: str) -> Path:

@@ -30,6 +30,9 @@ A judge answers two questions in batches:
 A verdict field of None means the judge's output could not be read (generate mode; the
 endpoint's failures too); the reward turns it into a neutral value and `parse_failures` counts
 it, so a confused judge never stops training. Score mode always reads a verdict.
+
+IPO's cue detectors (`rapo_lite.cues`) are checkers of the same kind: rule, model or endpoint,
+on the same chat backends (llm.py), with the same counters (`Counted`) under `cue/`.
 """
 
 from __future__ import annotations
@@ -77,24 +80,46 @@ class AnswerVerdict:
     refused: bool | None = None
 
 
-class Judge:
-    """Base class: subclasses implement the two batch methods and bump the counters."""
+class Counted:
+    """The counters every checker of model text keeps: the judges, and IPO's cue detectors (cues.py).
 
-    name = "judge"
+    calls: items asked about; parse_failures: replies that came but could not be read;
+    errors: replies that never came (endpoint down, on_error=neutral), scored neutral.
+    `counters()` reports them as `<prefix>/calls` and so on, for metrics.jsonl.
+    """
+
+    prefix = "checker"
 
     def __init__(self) -> None:
         self.parse_failures = 0
-        self.errors = 0  # calls that failed outright (endpoint down) and were scored neutral
+        self.errors = 0
         self.calls = 0
+
+    def counters(self) -> dict[str, int]:
+        p = self.prefix
+        return {f"{p}/calls": self.calls, f"{p}/parse_failures": self.parse_failures, f"{p}/errors": self.errors}
+
+    def _ask(self, chat: Any, conversations: list[list[dict[str, str]]]) -> list[str | None]:
+        """`chat.complete(conversations)` (a `BaseModelChat` or `EndpointChat`, judges/llm.py), adding
+        the replies that never came to `errors`: the backend keeps a running count, of which the
+        difference over this call is ours."""
+        before = chat.errors
+        replies = chat.complete(conversations)
+        self.errors += chat.errors - before
+        return replies
+
+
+class Judge(Counted):
+    """Base class: subclasses implement the two batch methods and bump the counters."""
+
+    name = "judge"
+    prefix = "judge"
 
     def judge_traces(self, queries: Sequence[TraceQuery]) -> list[TraceVerdict]:
         raise NotImplementedError
 
     def judge_answers(self, queries: Sequence[AnswerQuery]) -> list[AnswerVerdict]:
         raise NotImplementedError
-
-    def counters(self) -> dict[str, int]:
-        return {"judge/calls": self.calls, "judge/parse_failures": self.parse_failures, "judge/errors": self.errors}
 
 
 def make_judge(cfg: JudgeConfig, model: Any = None, tokenizer: Any = None, field: str = "rl.judge") -> Judge:

@@ -62,10 +62,7 @@ class _RubricJudge(Judge):
 
     def _complete(self, conversations: list[Messages]) -> list[str | None]:
         self.calls += len(conversations)
-        before = self.chat.errors
-        replies = self.chat.complete(conversations)
-        self.errors += self.chat.errors - before
-        return replies
+        return self._ask(self.chat, conversations)
 
     def _format_messages(self, q: AnswerQuery) -> Messages:
         assert self.format is not None

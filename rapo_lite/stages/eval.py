@@ -20,6 +20,7 @@ import json
 import time
 from typing import Any, Sequence
 
+from rapo_lite import utility as mc
 from rapo_lite.chat import render_prompt
 from rapo_lite.cues import RuleCueDetector
 from rapo_lite.data import load_source, load_sources
@@ -92,10 +93,32 @@ def as_model(model: Any, name: str) -> Any:
 
 
 def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """MMLU multiple choice, the letter read from the answer after the think block."""
+    """MMLU multiple choice per evaluated model, as eval.utility_mode says.
+
+    loglik (default): the option letter the model finds most likely after lm-eval's MMLU context
+    (`rapo_lite.utility`; plain text, no chat template, as lm-eval scores MMLU by default); cloze:
+    the option whose own text is most likely per character (acc_norm); each row keeps the
+    log-likelihood of every option. generate: the letter read from a greedy answer
+    after the think block (`extract_choice`); a small model rarely writes one, so sits at chance.
+    """
     questions = load_source("mmlu", count=recipe.eval.utility_count, seed=recipe.seed)
-    prompts = [render_prompt(ctx.tokenizer, q.prompt, **recipe.eval.chat_template_kwargs) for q in questions]
     rows = []
+    if recipe.eval.utility_mode in ("loglik", "cloze"):
+        cloze = recipe.eval.utility_mode == "cloze"
+        parsed = [mc.parse_mmlu_prompt(q.prompt, q.category, q.reference) for q in questions]
+        for name in model_names:
+            with as_model(ctx.model, name):
+                scores = mc.score(ctx.model, ctx.tokenizer, parsed, "options" if cloze else "letters",
+                                  batch_size=recipe.eval.batch_size, max_length=recipe.model.max_seq_length,
+                                  desc=f"eval: MMLU {recipe.eval.utility_mode} ({name})")
+            for q, s in zip(questions, scores):
+                choice = s.choice_norm if cloze else s.choice
+                rows.append({"model": name, "topic": q.category, "prompt": q.prompt, "choice": choice,
+                             "reference": q.reference, "correct": choice == q.reference,
+                             "loglik": {c: mc.finite(ll) for c, ll in zip(mc.MMLU_CHOICES, s.logliks)},
+                             **({"chars": dict(zip(mc.MMLU_CHOICES, s.lengths))} if cloze else {})})
+        return rows
+    prompts = [render_prompt(ctx.tokenizer, q.prompt, **recipe.eval.chat_template_kwargs) for q in questions]
     for name in model_names:
         with as_model(ctx.model, name):
             outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: MMLU ({name})", **settings)
@@ -142,9 +165,12 @@ def run(ctx: Any) -> None:
         for name in models:
             mine = [u["correct"] for u in utility_samples if u["model"] == name]
             models[name]["utility"] = sum(mine) / len(mine)
+            models[name]["utility_mode"] = cfg.utility_mode
     summary = {"models": models, "judge": judge.name, "judge_setup": judge_label, **judge.counters(),
                "prompts": len(records),
                "generation": settings}
+    if cfg.utility_count:
+        summary["utility_mode"] = cfg.utility_mode
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     from rapo_lite import plots
     from rapo_lite.io import read_jsonl

@@ -206,7 +206,7 @@ def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: l
     from rapo_lite.stages import stage_callbacks
 
     trl_compat.install()
-    return GRPOTrainer(
+    trainer = GRPOTrainer(
         model=ctx.model,
         reward_funcs=reward_funcs or [scorer.risk, scorer.general],
         args=grpo_args(ctx.recipe, str(checkpoint_dir(ctx.run_dir, "rl"))),
@@ -214,3 +214,12 @@ def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: l
         processing_class=ctx.tokenizer,
         callbacks=stage_callbacks(ctx, "rl"),
     )
+    from rapo_lite.generation import fast_loop_applies
+
+    if not ctx.recipe.rl.fast_inference and fast_loop_applies(ctx.model):
+        # On a CPU the rollouts are most of an RL step; the fast loop samples them about twice as fast
+        # (BENCHMARKS.md, "CPU generation"). GPUs keep TRL's path, or vLLM.
+        from rapo_lite import fastgen
+
+        fastgen.route_rollouts(trainer)
+    return trainer

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from rapo_lite.data.records import Record
 from rapo_lite.levels import DEFAULT_BANDS, Band, band_for
@@ -45,6 +45,75 @@ from rapo_lite.reasoning import (
 from rapo_lite.risk import PromptFeatures, prompt_features, reveal_hidden_text
 from rapo_lite.seeding import seeded_rng
 from rapo_lite.teachers import Draft, phrases
+
+# ---------------------------------------------------------------------------- the argument's table
+#
+# An analysis of n sentences opens with what the prompt really asks (the intent) and ends with
+# the decision; the rows below are the candidates for the n - 2 places between. Per row:
+# - order: where its sentence stands in the paragraph, lowest first. "parts" (the sub-tasks
+#   of a level-3 prompt) is one sentence per part at orders 20, 21, ..., or one for all;
+# - priority at levels 1, 2 and 3+: when there are more candidates than places, the lowest
+#   priorities get them, ties going to the lower order. None: not a candidate at that level;
+# - pool: the phrasings in phrases.py it picks from (`PARTS`: built from the prompt's parts);
+# - when: the fact about the prompt the row needs (see `_facts`); rows with the same order
+#   are alternatives, and at most one of them holds;
+# - drawn_always: its phrasing is picked even at levels where it is not a candidate.
+# Phrasings are picked from the seeded rng in the order the rows are listed, so that listing
+# order is part of the output too: swapping two rows changes the words, not just the layout.
+# Top-ups from the filler pool come last of all (FILLER_ORDER, FILLER_PRIORITY).
+
+PARTS = None  # the pool of the "parts" row: its sentences come from `_decomposition`
+FILLER_ORDER = 80
+FILLER_PRIORITY = 9
+
+
+class _Row(NamedTuple):
+    order: int
+    priority: tuple[int | None, int | None, int | None]  # at levels 1, 2, 3+
+    pool: tuple[str, ...] | None
+    when: str = "always"
+    drawn_always: bool = False
+
+
+HARMFUL_ROWS: dict[str, _Row] = {
+    # The wrapping it sees matters most at level 2, where it is what makes the prompt risky.
+    "wrapper": _Row(10, (3, 0, 1), phrases.WRAPPER, "wrapped"),
+    "no_wrapper": _Row(10, (5, 2, 4), phrases.NO_WRAPPER, "plain"),
+    "parts": _Row(20, (None, None, 0), PARTS),
+    # "The wrapping does not change the request": needed once there is a wrapping or a level 3.
+    "same_request": _Row(30, (6, 0, 0), phrases.H_SAME_REQUEST, "wrapped"),
+    "same_request_plain": _Row(30, (6, 3, 0), phrases.H_SAME_REQUEST_PLAIN, "plain"),
+    "obfuscation": _Row(35, (None, None, 2), phrases.H_OBFUSCATION, "wrapped"),
+    "plain_deep": _Row(35, (None, None, 2), phrases.H_PLAIN_DEEP, "plain"),
+    "motive": _Row(35, (4, 4, None), phrases.H_MOTIVE, "wrapped"),
+    # The harm is the whole argument at level 1.
+    "harm": _Row(40, (0, 1, 1), phrases.H_HARM),
+    "self_harm": _Row(45, (1, 1, 1), phrases.H_SELF_HARM, "self_harm"),
+    "legitimate": _Row(50, (3, 3, 3), phrases.H_LEGIT),
+    "specifics": _Row(55, (4, 4, 4), phrases.H_SPECIFICS),
+    "policy": _Row(60, (6, 6, 6), phrases.H_POLICY),
+    "alternative": _Row(70, (5, 5, 5), phrases.H_ALTERNATIVE),
+}
+
+BENIGN_ROWS: dict[str, _Row] = {
+    "wrapper": _Row(10, (3, 0, 1), phrases.B_WRAPPER, "wrapped"),
+    "no_wrapper": _Row(10, (5, 2, 4), phrases.NO_WRAPPER, "plain"),
+    # Picked before the parts although written after them, and picked at level 1 too.
+    "same_request": _Row(30, (None, 1, 0), phrases.B_SAME_REQUEST, "wrapped", drawn_always=True),
+    "same_request_plain": _Row(30, (None, 4, 0), phrases.B_SAME_REQUEST_PLAIN, "plain", drawn_always=True),
+    "parts": _Row(20, (None, None, 0), PARTS),
+    # An alarm word makes the prompt sensitive, so explaining it away always comes first.
+    "alarm": _Row(35, (0, 0, 0), phrases.B_ALARM, "alarm"),
+    "no_alarm": _Row(35, (2, 2, 2), phrases.B_NO_ALARM, "no_alarm"),
+    "no_harm": _Row(40, (1, 1, 1), phrases.B_NO_HARM, "alarm"),
+    "no_harm_plain": _Row(40, (0, 0, 0), phrases.B_NO_HARM, "no_alarm"),
+    "benefit": _Row(50, (2, 2, 2), phrases.B_BENEFIT),
+    # Over-refusal is the risk worth naming for a sensitive-looking prompt.
+    "overrefusal_sensitive": _Row(55, (3, 3, 3), phrases.B_OVERREFUSAL, "sensitive"),
+    "overrefusal": _Row(55, (5, 5, 5), phrases.B_OVERREFUSAL, "not_sensitive"),
+    "safety_angle": _Row(60, (4, 4, 4), phrases.B_SAFETY_ANGLE),
+}
+
 
 # ---------------------------------------------------------------------------- prompt reading
 
@@ -207,81 +276,60 @@ def _part_predicates(view: _View) -> list[str]:
     return [*view.setup_parts, *core]
 
 
-def _decomposition(view: _View, budget: int, rng: random.Random) -> list[_Sentence]:
+def _decomposition(view: _View, budget: int, rng: random.Random, order: int, priority: int) -> list[_Sentence]:
     """Level 3+: one sentence per sub-task when the budget allows, else one sentence for all."""
     preds = _part_predicates(view)
     if len(preds) == 1:
-        return [_Sentence(20, 0, rng.choice(phrases.ONE_PART).format(what=view.what))]
+        return [_Sentence(order, priority, rng.choice(phrases.ONE_PART).format(what=view.what))]
     names = [phrases.ORDINALS[i] if i < len(preds) - 1 else "last" for i in range(len(preds))]
     if budget >= len(preds) + 2:
-        return [_Sentence(20 + i, 0, f"The {name} part {pred}.") for i, (name, pred) in enumerate(zip(names, preds))]
+        named = enumerate(zip(names, preds))
+        return [_Sentence(order + i, priority, f"The {name} part {pred}.") for i, (name, pred) in named]
     rest = [f"the {name} {pred}" for name, pred in zip(names[1:], preds[1:])]
     text = f"The first part {preds[0]}, " + ", ".join(rest[:-1] + [f"and {rest[-1]}"]) + "."
-    return [_Sentence(20, 0, text)]
+    return [_Sentence(order, priority, text)]
 
 
-def _wrapper_sentences(view: _View, level: int, rng: random.Random, harmful: bool) -> list[_Sentence]:
-    if view.wrapped:
-        templates = phrases.WRAPPER if harmful else phrases.B_WRAPPER
-        priority = {1: 3, 2: 0}.get(level, 1)
-        return [_Sentence(10, priority, rng.choice(templates).format(features=_join(view.wrapper_features)))]
-    return [_Sentence(10, {1: 5, 2: 2}.get(level, 4), rng.choice(phrases.NO_WRAPPER))]
-
-
-def _harmful_candidates(
-    view: _View, level: int, category: str | None, budget: int, rng: random.Random
-) -> list[_Sentence]:
-    """Optional middle sentences of a refusal analysis; earlier ones win ties in priority."""
-    pick = rng.choice
-    out = _wrapper_sentences(view, level, rng, harmful=True)
-    if level >= 3:
-        out.extend(_decomposition(view, budget, rng))
-    same = 0 if level >= 3 or (level == 2 and view.wrapped) else (3 if level == 2 else 6)
-    out.append(_Sentence(30, same, pick(phrases.H_SAME_REQUEST if view.wrapped else phrases.H_SAME_REQUEST_PLAIN)))
-    if level >= 3:
-        out.append(_Sentence(35, 2, pick(phrases.H_OBFUSCATION if view.wrapped else phrases.H_PLAIN_DEEP)))
-    elif view.wrapped:
-        out.append(_Sentence(35, 4, pick(phrases.H_MOTIVE)))
-    out.append(_Sentence(40, 0 if level == 1 else 1, pick(phrases.H_HARM).format(harm=_harm(category))))
-    if category == "self_harm":
-        out.append(_Sentence(45, 1, pick(phrases.H_SELF_HARM)))
-    out.append(_Sentence(50, 3, pick(phrases.H_LEGIT)))
-    out.append(_Sentence(55, 4, pick(phrases.H_SPECIFICS)))
-    out.append(_Sentence(60, 6, pick(phrases.H_POLICY)))
-    out.append(_Sentence(70, 5, pick(phrases.H_ALTERNATIVE)))
-    return out
-
-
-def _benign_candidates(
-    view: _View, level: int, category: str | None, budget: int, rng: random.Random
-) -> list[_Sentence]:
-    """Optional middle sentences of a helpful analysis; earlier ones win ties in priority."""
-    pick = rng.choice
+def _facts(view: _View, category: str | None) -> set[str]:
+    """The `when` values of the table that hold for this prompt."""
+    facts = {"always", "wrapped" if view.wrapped else "plain", "alarm" if view.alarm_word else "no_alarm"}
     sensitive = category == "benign_sensitive" or view.alarm_word is not None
-    out = _wrapper_sentences(view, level, rng, harmful=False)
-    same = pick(phrases.B_SAME_REQUEST if view.wrapped else phrases.B_SAME_REQUEST_PLAIN)
-    if level >= 3:
-        out.extend(_decomposition(view, budget, rng))
-        out.append(_Sentence(30, 0, same))
-    elif level == 2:
-        out.append(_Sentence(30, 1 if view.wrapped else 4, same))
-    if view.alarm_word:
-        alarm = pick(phrases.B_ALARM).format(word=f'"{view.alarm_word}"')
-        out.append(_Sentence(35, 0 if sensitive else 1, alarm))
-    else:
-        out.append(_Sentence(35, 2, pick(phrases.B_NO_ALARM)))
-    out.append(_Sentence(40, 0 if not view.alarm_word else 1, pick(phrases.B_NO_HARM)))
-    out.append(_Sentence(50, 2, pick(phrases.B_BENEFIT)))
-    out.append(_Sentence(55, 3 if sensitive else 5, pick(phrases.B_OVERREFUSAL)))
-    out.append(_Sentence(60, 4, pick(phrases.B_SAFETY_ANGLE)))
-    return out
+    facts.add("sensitive" if sensitive else "not_sensitive")
+    if category == "self_harm":
+        facts.add("self_harm")
+    return facts
+
+
+def _candidates(
+    rows: dict[str, _Row], view: _View, level: int, category: str | None, budget: int, rng: random.Random
+) -> list[_Sentence]:
+    """The table's candidate sentences for this prompt and level, in paragraph order."""
+    facts = _facts(view, category)
+    slots = {
+        "features": _join(view.wrapper_features) if view.wrapped else "",
+        "harm": _harm(category),
+        "word": f'"{view.alarm_word}"',
+    }
+    out: list[_Sentence] = []
+    for row in rows.values():
+        priority = row.priority[min(level, 3) - 1]
+        if row.when not in facts or (priority is None and not row.drawn_always):
+            continue
+        if row.pool is PARTS:
+            assert priority is not None
+            out.extend(_decomposition(view, budget, rng, row.order, priority))
+            continue
+        text = rng.choice(row.pool).format_map(slots)
+        if priority is not None:
+            out.append(_Sentence(row.order, priority, text))
+    return sorted(out, key=lambda c: c.order)
 
 
 def _fill(chosen: list[_Sentence], budget: int, fillers: Sequence[str], rng: random.Random) -> list[_Sentence]:
     """Top up with generic reflections; beyond the pool they repeat, only for very wide bands."""
     pool = list(fillers)
     rng.shuffle(pool)
-    extra = [_Sentence(80 + i, 9, pool[i % len(pool)]) for i in range(budget - len(chosen))]
+    extra = [_Sentence(FILLER_ORDER + i, FILLER_PRIORITY, pool[i % len(pool)]) for i in range(budget - len(chosen))]
     return chosen + extra
 
 
@@ -297,10 +345,8 @@ def _compose(view: _View, record: Record, level: int, n: int, rng: random.Random
     head = rng.choice(intents).format(what=view.what)
     tail = rng.choice(phrases.H_DECISION if harmful else phrases.B_DECISION)
     budget = n - 2
-    build = _harmful_candidates if harmful else _benign_candidates
-    candidates = build(view, level, record.category, budget, rng)
-    ranked = sorted(enumerate(candidates), key=lambda ic: (ic[1].priority, ic[0]))
-    chosen = [c for _, c in ranked[:budget]]
+    candidates = _candidates(HARMFUL_ROWS if harmful else BENIGN_ROWS, view, level, record.category, budget, rng)
+    chosen = sorted(candidates, key=lambda c: (c.priority, c.order))[:budget]
     chosen = _fill(chosen, budget, phrases.H_FILLER if harmful else phrases.B_FILLER, rng)
     middle = [c.text for c in sorted(chosen, key=lambda c: c.order)]
     return " ".join([head, *middle, tail])
