@@ -99,9 +99,9 @@ def test_a_reduced_default_run_trains_and_reports_before_and_after(tmp_path):
     report = (run / "eval" / "report.md").read_text()
     assert "| metric | base | trained |" in report and "ASR, strongreject_small" in report
     assert (run / "eval" / "asr.png").stat().st_size > 1000
-    # the default recipe's utility is MMLU by option log-likelihood, and the trained model's thinking
+    # the default recipe's utility is MMLU by option-text log-likelihood (cloze), and the trained model's thinking
     # is read for reasoning-answer consistency (the base model has none)
-    assert summary["utility_mode"] == "loglik"
+    assert summary["utility_mode"] == "cloze"
     assert all(0.0 <= m["utility"] <= 1.0 for m in summary["models"].values())
     assert summary["models"]["base"]["consistency"] is None
     assert "reasoning–answer consistency" in report or "reasoning-answer consistency" in report
