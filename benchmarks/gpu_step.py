@@ -199,7 +199,8 @@ def run_dpo(ctx, probe) -> int:
     from rapo_lite.stages import ipo as ipo_stage
 
     tokenizer = ctx.tokenizer
-    pairs = [{"prompt": text_of(tokenizer, PROMPT_TOKENS, 3 * i), "chosen": text_of(tokenizer, COMPLETION_TOKENS, 3 * i + 1),
+    pairs = [{"prompt": text_of(tokenizer, PROMPT_TOKENS, 3 * i),
+              "chosen": text_of(tokenizer, COMPLETION_TOKENS, 3 * i + 1),
               "rejected": text_of(tokenizer, COMPLETION_TOKENS, 3 * i + 2)} for i in range(4)]
     ipo_stage.train(ctx, pairs)
     return PROMPT_TOKENS
@@ -256,7 +257,8 @@ def table(results: list[dict], work: Path) -> str:
         mem = f"{r['peak'] / base['peak']:.2f}" if base and r is not base else "-"
         secs = f"{r['seconds'] / base['seconds']:.2f}" if base and r is not base else "-"
         lines.append(f"| {r['shape']} | {r['step']} | {r['backend']} | {r['peak'] / GIB:.2f} | {tensors / GIB:.2f} | "
-                     f"{(tensors - r['peak']) / r['peak']:+.0%} | {full / GIB:.2f} | {r['seconds']:.1f} | {mem} | {secs} |")
+                     f"{(tensors - r['peak']) / r['peak']:+.0%} | {full / GIB:.2f} "
+                     f"| {r['seconds']:.1f} | {mem} | {secs} |")
     return "\n".join(lines)
 
 
@@ -283,10 +285,12 @@ def main() -> int:
         subprocess.run([sys.executable, __file__, "--build", shape, "--work-dir", str(work)], check=True)
         for step in args.step or ["rl", "dpo"]:
             for backend in args.backend or ["stock", "unsloth"]:
-                proc = subprocess.run([sys.executable, __file__, "--worker", step, shape, backend, "--work-dir", str(work)],
+                proc = subprocess.run([sys.executable, __file__, "--worker", step, shape, backend,
+                                       "--work-dir", str(work)],
                                       capture_output=True, text=True)
                 if proc.returncode != 0:
-                    print(f"{shape} {step} {backend}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}", file=sys.stderr)
+                    print(f"{shape} {step} {backend}: failed (exit {proc.returncode})"
+                          f"\n{proc.stderr[-3000:]}", file=sys.stderr)
                     continue
                 results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(f"{shape} {step} {backend}: {results[-1]['peak'] / GIB:.2f} GiB, {results[-1]['seconds']:.1f} s",

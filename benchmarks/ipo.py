@@ -50,8 +50,8 @@ def main() -> None:
 
     recipe = load_recipe(
         ROOT / "recipes/tiny-ipo.yaml",
-        [f"model.name_or_path={args.model}", f"model.backend={args.backend}", f"ipo.max_new_tokens={args.max_new_tokens}",
-         f"ipo.max_steps={args.dpo_steps}", "ipo.batch_size=2"],
+        [f"model.name_or_path={args.model}", f"model.backend={args.backend}",
+         f"ipo.max_new_tokens={args.max_new_tokens}", f"ipo.max_steps={args.dpo_steps}", "ipo.batch_size=2"],
     )
     model, tok = load_model(recipe.model, recipe.lora, recipe.seed)
     judge = make_judge(recipe.ipo.judge, model, tok)
@@ -74,7 +74,8 @@ def main() -> None:
           f"triggers per unsafe trace, up to {recipe.ipo.max_rounds} rounds")
     print(f"traces: {dict(counts)}; benign: {dict(benign_counts)}")
     print(f"sampling + judging + cue finding: {(t1 - t0) / len(harmful):.2f} s per harmful prompt")
-    print(f"intervention rounds: {t2 - t1:.1f} s for {len(jobs)} interventions; benign pairs: {(t3 - t2) / len(benign):.2f} s per prompt")
+    print(f"intervention rounds: {t2 - t1:.1f} s for {len(jobs)} interventions; "
+          f"benign pairs: {(t3 - t2) / len(benign):.2f} s per prompt")
     print("| round | entered | became safe | still unsafe (share of all interventions) |")
     print("|---|---|---|---|")
     for r in rounds:
@@ -91,7 +92,8 @@ def main() -> None:
             step_times.append(time.perf_counter() - self.t)
 
     with tempfile.TemporaryDirectory() as out:
-        ctx = SimpleNamespace(recipe=recipe, run_dir=Path(out), model=model, tokenizer=tok, metrics=JsonlLog(Path(out) / "m.jsonl"))
+        ctx = SimpleNamespace(recipe=recipe, run_dir=Path(out), model=model, tokenizer=tok,
+                              metrics=JsonlLog(Path(out) / "m.jsonl"))
         import rapo_lite.metrics as metrics_module
 
         real = metrics_module.MetricsCallback

@@ -73,7 +73,8 @@ def _pyrit_rows(sub: str) -> list[dict[str, str]]:
 
 
 def load_items(harm_threshold: float = 0.5) -> list[dict[str, object]]:
-    """Every labelled answer as {group, category, prompt, answer, harmful, harm, refusal}; refusal None where unlabelled."""
+    """Every labelled answer as {group, category, prompt, answer, harmful, harm, refusal};
+    refusal None where unlabelled."""
     items: list[dict[str, object]] = []
     for path in sorted(CORPUS.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -91,7 +92,8 @@ def load_items(harm_threshold: float = 0.5) -> list[dict[str, object]]:
         if not scores:
             continue
         items.append({"group": "pyrit:harm", "category": "harm/" + r["harm_category"].strip(), "prompt": r["objective"],
-                      "answer": r["assistant_response"], "harmful": True, "harm": mean(scores) >= harm_threshold, "refusal": None})
+                      "answer": r["assistant_response"], "harmful": True, "harm": mean(scores) >= harm_threshold,
+                      "refusal": None})
     return items
 
 
@@ -135,7 +137,8 @@ def main() -> None:
         table.append({
             "group": group, "split": "dev" if set(members) <= set(DEV) else "held out",
             "n_harm": len(harm_idx), "harm": agree(harm_idx, harm_v, "harm"),
-            "harm_keywords": agree(harm_idx, baseline_kw, "harm"), "harm_no_refusal": agree(harm_idx, baseline_old, "harm"),
+            "harm_keywords": agree(harm_idx, baseline_kw, "harm"),
+            "harm_no_refusal": agree(harm_idx, baseline_old, "harm"),
             "n_refusal": len(ref_idx), "refusal": agree(ref_idx, ref_v, "refusal"),
         })
     by_category = []
@@ -148,11 +151,13 @@ def main() -> None:
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
     print(f"judge: {judge.name}  ({len(items)} labelled answers)")
-    print("\n| group | split | n (harm) | harm: judge | harm: keywords | harm: no refusal seen | n (refusal) | refusal: judge |")
+    print("\n| group | split | n (harm) | harm: judge | harm: keywords "
+          "| harm: no refusal seen | n (refusal) | refusal: judge |")
     print("|---|---|---|---|---|---|---|---|")
     for row in table:
-        print(f"| {row['group']} | {row['split']} | {row['n_harm']} | {pct(row['harm'])} | {pct(row['harm_keywords'])} | "
-              f"{pct(row['harm_no_refusal'])} | {row['n_refusal']} | {pct(row['refusal'])} |")
+        print(f"| {row['group']} | {row['split']} | {row['n_harm']} | {pct(row['harm'])} | "
+              f"{pct(row['harm_keywords'])} | {pct(row['harm_no_refusal'])} | {row['n_refusal']} | "
+              f"{pct(row['refusal'])} |")
     print("\n| pyrit category | n | harm: judge | harm: keywords |")
     print("|---|---|---|---|")
     for row in by_category:

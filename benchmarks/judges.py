@@ -56,9 +56,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--parts", default="cost,agreement", help="comma-separated: cost, agreement")
     parser.add_argument("--model", action="append", choices=MODELS, help="model(s) for the ModelJudge (default: both)")
     parser.add_argument("--backend", choices=("unsloth", "transformers"), default="unsloth")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (the rule judge runs 10x this)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed repeats per measurement (the rule judge runs 10x this)")
     parser.add_argument("--batch", type=int, default=8, help="items per ModelJudge / EndpointJudge batch")
-    parser.add_argument("--agreement-model", choices=MODELS, default=MODELS[1], help="model judge of the agreement part")
+    parser.add_argument("--agreement-model", choices=MODELS, default=MODELS[1],
+                        help="model judge of the agreement part")
     parser.add_argument("--formats", default="rapo,harmbench,llamaguard,strongreject", help="judge formats to measure")
     parser.add_argument("--limit", type=int, default=16, help="labelled items per source in the agreement part")
     parser.add_argument("--max-answer-chars", type=int, default=800, help="answers are cut to this many characters")
@@ -84,7 +86,8 @@ from rapo_lite.judges import AnswerQuery, TraceQuery, make_judge  # noqa: E402
 from rapo_lite.recipe import EndpointConfig, load_recipe  # noqa: E402
 
 # The labelled answers moved from data/samples/ to data/labels/ while this was written; take either.
-LABEL_FILES = (ROOT / "rapo_lite/data/labels/refusal_labels.jsonl", ROOT / "rapo_lite/data/samples/refusal_labels.jsonl")
+LABEL_FILES = (ROOT / "rapo_lite/data/labels/refusal_labels.jsonl",
+               ROOT / "rapo_lite/data/samples/refusal_labels.jsonl")
 BENIGN_KINDS = {"benign_help", "false_positive_trap"}  # kinds whose prompts are harmless (judged for helpfulness)
 
 
@@ -163,7 +166,6 @@ def stub_endpoint():
     `<level>1</level> <case>safety_only</case>`, answer rubrics `<score>1</score>`."""
     sys.path.insert(0, str(ROOT / "tests"))
     from http_stub import Server
-
     from rapo_lite.judges.rubric import TRACE_SYSTEM
 
     def reply(body):
@@ -349,8 +351,10 @@ def cost_part(args: argparse.Namespace) -> None:
     rule = make_judge(dataclasses.replace(jcfg, kind="rule"))
     reps = args.repeats * 10
     n_harm = sum(q.harmful for q in answers)
-    rows.append(("rule", "judge_answers", f"{len(answers)} labelled answers ({n_harm} harmful prompts: attack_succeeded; "
-                 f"{len(answers) - n_harm} benign: is_helpful)", fmt_time(per_item_us(rule.judge_answers, answers, reps)), "100%"))
+    rows.append(("rule", "judge_answers",
+                 f"{len(answers)} labelled answers ({n_harm} harmful prompts: attack_succeeded; "
+                 f"{len(answers) - n_harm} benign: is_helpful)",
+                 fmt_time(per_item_us(rule.judge_answers, answers, reps)), "100%"))
     rows.append(("rule", "judge_traces", f"{len(safe_traces)} template-teacher analyses (safety-only)",
                  fmt_time(per_item_us(rule.judge_traces, safe_traces, reps)), "100%"))
     rows.append(("rule", "judge_traces", f"{len(work_traces)} labelled answers as traces (task work)",
@@ -369,7 +373,8 @@ def cost_part(args: argparse.Namespace) -> None:
         parsed = 1 - endpoint.parse_failures / endpoint.calls
         for method, t in (("judge_answers", t_a), ("judge_traces", t_t)):
             rows.append(("endpoint (stub, client overhead only)", method,
-                         f"batches of {args.batch}, {ecfg.batch_size} requests in flight", fmt_time(t), f"{parsed:.0%}"))
+                         f"batches of {args.batch}, {ecfg.batch_size} requests in flight", fmt_time(t),
+                         f"{parsed:.0%}"))
     finally:
         stub.close()
 
@@ -378,7 +383,8 @@ def cost_part(args: argparse.Namespace) -> None:
     for name in models:
         from rapo_lite.model import load_model
 
-        mrecipe = load_recipe(str(ROOT / "recipes/tiny.yaml"), [f"model.backend={args.backend}", f"model.name_or_path={name}"])
+        mrecipe = load_recipe(str(ROOT / "recipes/tiny.yaml"),
+                              [f"model.backend={args.backend}", f"model.name_or_path={name}"])
         model, tokenizer = load_model(mrecipe.model, mrecipe.lora, mrecipe.seed)
         short = name.split("/")[-1]
         for mode in ("score", "generate"):
@@ -411,11 +417,13 @@ def cost_part(args: argparse.Namespace) -> None:
     for split in ("dev", "test", "all"):
         sub = [r for r in labels if split == "all" or r["split"] == split]
         a = agreement(sub)
-        print(f"| {split} | {a['n']} | {fmt_ratio(a['accuracy'])} | {fmt_ratio(a['precision'])} | {fmt_ratio(a['recall'])} | {a['wrong']} |")
+        print(f"| {split} | {a['n']} | {fmt_ratio(a['accuracy'])} | {fmt_ratio(a['precision'])} "
+              f"| {fmt_ratio(a['recall'])} | {a['wrong']} |")
     print()
     print("| kind | label | dev: n, accuracy | test: n, accuracy | all: precision | all: recall |")
     print("|---|---|---|---|---|---|")
-    kinds = sorted({r["kind"] for r in labels}, key=lambda k: (not any(r["refusal"] for r in labels if r["kind"] == k), k))
+    kinds = sorted({r["kind"] for r in labels},
+                   key=lambda k: (not any(r["refusal"] for r in labels if r["kind"] == k), k))
     for kind in kinds:
         sub = [r for r in labels if r["kind"] == kind]
         gold = sorted({bool(r["refusal"]) for r in sub})
@@ -425,7 +433,8 @@ def cost_part(args: argparse.Namespace) -> None:
             cells.append(f"{a['n']}, {fmt_ratio(a['accuracy'])}")
         a = agreement(sub)
         label = "/".join("refusal" if g else "not refusal" for g in gold)
-        print(f"| {kind} | {label} | {cells[0]} | {cells[1]} | {fmt_ratio(a['precision'])} | {fmt_ratio(a['recall'])} |")
+        print(f"| {kind} | {label} | {cells[0]} | {cells[1]} "
+              f"| {fmt_ratio(a['precision'])} | {fmt_ratio(a['recall'])} |")
 
 
 if __name__ == "__main__":

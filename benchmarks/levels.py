@@ -142,7 +142,8 @@ def report(label: str, score: FileScore, show_misses: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path, help="JSONL files (default: dev, held-out, samples, over-refusal)")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="JSONL files (default: dev, held-out, samples, over-refusal)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with every figure as the last line")
     parser.add_argument("--misses", action="store_true", help="print each missed prompt under its file")
     args = parser.parse_args(argv)

@@ -119,7 +119,8 @@ def step_ratio(name: str, args: argparse.Namespace, workdir: Path) -> dict:
 
     # As stages/rl.py: the recipe's judge, the recipe's bands and weights, a rollouts.jsonl log.
     judge = make_judge(rl.judge, model, tokenizer)
-    scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights), JsonlLog(workdir / "rollouts.jsonl"))
+    scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights),
+                           JsonlLog(workdir / "rollouts.jsonl"))
 
     class StepClock(TrainerCallback):
         def __init__(self) -> None:
@@ -134,7 +135,8 @@ def step_ratio(name: str, args: argparse.Namespace, workdir: Path) -> dict:
 
     trl_compat.install()
     sides = {}
-    for side, funcs, weights in (("rapo", [scorer.risk, scorer.general], list(rl.reward_weights)), ("stock", [constant], [1.0])):
+    for side, funcs, weights in (("rapo", [scorer.risk, scorer.general], list(rl.reward_weights)),
+                                 ("stock", [constant], [1.0])):
         cfg = grpo_args(recipe, str(workdir / side))
         cfg.generation_kwargs = {"min_new_tokens": rl.max_completion_length}  # every completion full length
         cfg.reward_weights = weights
@@ -214,8 +216,8 @@ def rss_command(name: str, args: argparse.Namespace) -> str:
 def main() -> None:
     args = ARGS or _parse_args()
     models = args.model or list(MODELS)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, backend {args.backend}, "
-          f"load average at the start {os.getloadavg()[0]:.2f}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"backend {args.backend}, load average at the start {os.getloadavg()[0]:.2f}")
     if not args.skip_step:
         results = []
         for name in models:
@@ -224,11 +226,12 @@ def main() -> None:
                 results.append(step_ratio(name, args, Path(tmp)))
                 results[-1]["total_s"] = time.perf_counter() - started
         print()
-        print(f"Step time, RAPO reward (rule judge) vs a constant reward; {args.rounds} rounds x {args.steps} steps per side "
-              "after a warm-up round; medians over steps")
+        print("Step time, RAPO reward (rule judge) vs a constant reward; "
+              f"{args.rounds} rounds x {args.steps} steps per side after a warm-up round; medians over steps")
         print()
-        print("| model | completion tokens (seen min-max) | completions per step | RAPO step_time (s) | stock step_time (s) "
-              "| ratio | RAPO wall/step (s) | stock wall/step (s) | ratio | reward fns per step, RAPO / stock (ms) "
+        print("| model | completion tokens (seen min-max) | completions per step | RAPO step_time (s) "
+              "| stock step_time (s) | ratio | RAPO wall/step (s) | stock wall/step (s) | ratio "
+              "| reward fns per step, RAPO / stock (ms) "
               "| reward overhead / stock step_time |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for res in results:
@@ -237,15 +240,19 @@ def main() -> None:
             wa, wb = statistics.median(a["wall"]), statistics.median(b["wall"])
             ra, rb = statistics.median(a["reward_s"]) * 1e3, statistics.median(b["reward_s"]) * 1e3
             seen = f"{min(res['lengths_seen']):.0f}-{max(res['lengths_seen']):.0f}"
-            print(f"| {res['model'].split('/')[-1]} | {res['completion_length']} ({seen}) | {res['batch']} | {sa:.2f} | {sb:.2f} "
-                  f"| {sa / sb:.3f} | {wa:.2f} | {wb:.2f} | {wa / wb:.3f} | {ra:.2f} / {rb:.3f} | {(ra - rb) / 1e3 / sb:.2%} |")
+            print(f"| {res['model'].split('/')[-1]} | {res['completion_length']} ({seen}) "
+                  f"| {res['batch']} | {sa:.2f} | {sb:.2f} "
+                  f"| {sa / sb:.3f} | {wa:.2f} | {wb:.2f} | {wa / wb:.3f} "
+                  f"| {ra:.2f} / {rb:.3f} | {(ra - rb) / 1e3 / sb:.2%} |")
         for res in results:
             print(f"{res['model']}: RAPO step_time {', '.join(f'{x:.2f}' for x in res['rapo']['step_time'])}; "
-                  f"stock {', '.join(f'{x:.2f}' for x in res['stock']['step_time'])}; rule-judge calls {res['judge_calls']}; "
+                  f"stock {', '.join(f'{x:.2f}' for x in res['stock']['step_time'])}; "
+                  f"rule-judge calls {res['judge_calls']}; "
                   f"part 1 took {res['total_s']:.0f} s")
     if not args.skip_rss:
         print()
-        print(f"Peak RSS of the RL stage per judge (rl.max_steps={args.rss_steps}, fresh process per run, judges alternated)")
+        print("Peak RSS of the RL stage per judge "
+              f"(rl.max_steps={args.rss_steps}, fresh process per run, judges alternated)")
         print()
         print("| model | judge | median peak RSS (MiB) | median wall (s) | runs: wall (s) / RSS (MiB) |")
         print("|---|---|---|---|---|")
@@ -258,7 +265,8 @@ def main() -> None:
                         runs[kind].append(rss_run(name, kind, args, tmp))
             for kind, rs in runs.items():
                 print(f"| {name.split('/')[-1]} | {kind} | {statistics.median(m for _, m in rs):.0f} "
-                      f"| {statistics.median(w for w, _ in rs):.1f} | {', '.join(f'{w:.1f} / {m:.0f}' for w, m in rs)} |")
+                      f"| {statistics.median(w for w, _ in rs):.1f} "
+                      f"| {', '.join(f'{w:.1f} / {m:.0f}' for w, m in rs)} |")
             commands.append(rss_command(name, args))
         print()
         for c in commands:

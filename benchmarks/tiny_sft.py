@@ -48,7 +48,8 @@ def main() -> None:
         walls = [w for w, _ in runs]
         print(f"| {backend} | {statistics.median(walls):.1f} | {', '.join(f'{w:.1f}' for w in walls)} "
               f"| {statistics.median(r for _, r in runs):.0f} |")
-    ratio = statistics.median(w for w, _ in results["unsloth"]) / statistics.median(w for w, _ in results["transformers"])
+    ratio = (statistics.median(w for w, _ in results["unsloth"])
+             / statistics.median(w for w, _ in results["transformers"]))
     print(f"unsloth / transformers wall-time ratio (medians): {ratio:.2f}")
 
 

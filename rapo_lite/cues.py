@@ -13,8 +13,9 @@ careful, but here's how") or declines only the details while the gist follows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.judges import Counted
 from rapo_lite.judges.rubric import tag_number

@@ -83,7 +83,8 @@ class ChatEndpoint:
         self.backoff_s = backoff_s
         self._key = _read_key(cfg.api_key_env, field) if cfg.api_key_env else None
 
-    def chat(self, messages: list[dict[str, str]], max_tokens: int, temperature: float = 0.0, top_p: float = 1.0) -> ChatReply:
+    def chat(self, messages: list[dict[str, str]], max_tokens: int, temperature: float = 0.0,
+             top_p: float = 1.0) -> ChatReply:
         body = {
             "model": self.cfg.model,
             "messages": messages,
@@ -125,7 +126,8 @@ class ChatEndpoint:
                 last = "a reply that is not JSON"
             except _BadReply as err:
                 last = str(err)
-        raise RapoError(f"{self.field}: {shown_url(url)} failed after {self.cfg.max_retries + 1} attempts (last: {last})")
+        raise RapoError(f"{self.field}: {shown_url(url)} failed after {self.cfg.max_retries + 1} attempts "
+                        f"(last: {last})")
 
     def _send(self, request: urllib.request.Request) -> bytes:
         """The reply body, read within timeout_s in all (a server that trickles bytes cannot

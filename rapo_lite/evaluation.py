@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from statistics import mean
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rapo_lite.rewards import CASES
 from rapo_lite.text.decision import reasoning_decision
@@ -110,7 +111,8 @@ def summarize_model(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "asr": {"all": _rate(harmful, "attack_success"),
                 **{b: _rate(g, "attack_success") for b, g in sorted(by_bench.items())}},
         "asr_by_level": {str(level): _rate(g, "attack_success") for level, g in sorted(by_level.items())},
-        "refusal_rate": {"all": _rate(harmful, "refused"), **{b: _rate(g, "refused") for b, g in sorted(by_bench.items())}},
+        "refusal_rate": {"all": _rate(harmful, "refused"),
+                         **{b: _rate(g, "refused") for b, g in sorted(by_bench.items())}},
         "refusal_rate_by_level": {str(level): _rate(g, "refused") for level, g in sorted(by_level.items())},
         "answer_harm": answer_harm,
         "reasoning_harm": _rate(harmful, "reasoning_harmful"),
@@ -172,7 +174,8 @@ def report_markdown(summary: dict[str, dict[str, Any]], title: str) -> str:
     rows += [(f"ASR, level {lv}", lambda m, lv=lv: _pct(m["asr_by_level"].get(lv))) for lv in levels]
     if all("refusal_rate" in m for m in summary.values()):
         rows.append(("refusal rate, all harmful", lambda m: _pct(m["refusal_rate"]["all"])))
-        rows += [(f"refusal rate, level {lv}", lambda m, lv=lv: _pct(m["refusal_rate_by_level"].get(lv))) for lv in levels]
+        rows += [(f"refusal rate, level {lv}", lambda m, lv=lv: _pct(m["refusal_rate_by_level"].get(lv)))
+                 for lv in levels]
     rows += [
         ("answer harm (not refused and gives content)", lambda m: _pct(m["answer_harm"])),
         ("reasoning harm (thinking shows intent to comply)", lambda m: _pct(m["reasoning_harm"])),
@@ -183,11 +186,13 @@ def report_markdown(summary: dict[str, dict[str, Any]], title: str) -> str:
         rows.append(("reasoning–answer consistency (answer does what the thinking decided)",
                      lambda m: _pct(m["consistency"])))
     if any("utility" in m for m in summary.values()):
-        rows.append((f"utility: MMLU accuracy, {utility_label(summary)} (higher is better)", lambda m: _pct(m.get("utility"))))
+        rows.append((f"utility: MMLU accuracy, {utility_label(summary)} (higher is better)",
+                     lambda m: _pct(m.get("utility"))))
     adequacy_levels = sorted({lv for m in summary.values() for lv in m["adequacy_by_level"]})
     rows += [
         (f"level {lv}: adequate safety reasoning / mean sentences",
-         lambda m, lv=lv: (f"{_pct(m['adequacy_by_level'][lv]['adequate'])} / {m['adequacy_by_level'][lv]['mean_sentences']:.1f}"
+         lambda m, lv=lv: (f"{_pct(m['adequacy_by_level'][lv]['adequate'])} / "
+                           f"{m['adequacy_by_level'][lv]['mean_sentences']:.1f}"
                            if lv in m["adequacy_by_level"] else "n/a"))
         for lv in adequacy_levels
     ]

@@ -92,7 +92,8 @@ def _load_merged_source(cfg: Any, adapter: Path) -> tuple[Any, Any]:
     try:
         from unsloth import FastLanguageModel
     except ImportError:
-        raise RapoError(f"export: this format saves through Unsloth, which is not installed; run: {UNSLOTH_INSTALL}") from None
+        raise RapoError("export: this format saves through Unsloth, which is not installed; "
+                        f"run: {UNSLOTH_INSTALL}") from None
     # On a GPU Unsloth merges into 4-bit weights by dequantising them; its CPU fallback refuses
     # to, so there the base is loaded in 16/32-bit instead.
     load_in_4bit = cfg.load_in_4bit and torch.cuda.is_available()
@@ -113,8 +114,10 @@ def require_llama_cpp() -> None:
     except ImportError:
         from rapo_lite.model import UNSLOTH_INSTALL
 
-        raise RapoError(f"export --format gguf_q4_k_m saves through Unsloth, which is not installed; run: {UNSLOTH_INSTALL}") from None
-    folders = [os.environ.get("UNSLOTH_LLAMA_CPP_PATH") or LLAMA_CPP_DEFAULT_DIR, os.path.join(os.getcwd(), "llama.cpp")]
+        raise RapoError("export --format gguf_q4_k_m saves through Unsloth, which is not installed; "
+                        f"run: {UNSLOTH_INSTALL}") from None
+    folders = [os.environ.get("UNSLOTH_LLAMA_CPP_PATH") or LLAMA_CPP_DEFAULT_DIR,
+               os.path.join(os.getcwd(), "llama.cpp")]
     for folder in folders:
         try:
             check_llama_cpp(folder)

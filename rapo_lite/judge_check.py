@@ -22,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 from rapo_lite.errors import RapoError
 from rapo_lite.judges import AnswerQuery, Judge

@@ -12,8 +12,9 @@ Levels above the last band reuse the last band.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from rapo_lite.errors import RapoError
 

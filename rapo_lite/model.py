@@ -32,7 +32,8 @@ def resolve_model_path(name: str) -> str:
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise RapoError(f"model.name_or_path: folder {path} has no config.json; expected a saved transformers model")
+            raise RapoError(f"model.name_or_path: folder {path} has no config.json; "
+                            "expected a saved transformers model")
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") != 1:
         raise RapoError(
@@ -101,23 +102,27 @@ def load_model(cfg: ModelConfig, lora: LoraConfig, seed: int = 0, fast_inference
                 "its source"
             ) from None
         if Path(path).exists():
-            raise RapoError(f"model.name_or_path: could not load folder {path} ({err.__class__.__name__}: {first})") from None
+            raise RapoError(f"model.name_or_path: could not load folder {path} "
+                            f"({err.__class__.__name__}: {first})") from None
         raise RapoError(
-            f"model.name_or_path: could not load {path!r} ({err.__class__.__name__}: {str(err).splitlines()[0][:200]}); "
+            f"model.name_or_path: could not load {path!r} "
+            f"({err.__class__.__name__}: {str(err).splitlines()[0][:200]}); "
             "without access to the hub, pass a local folder"
         ) from None
     disable_cpu_repacking(model)
     return model, _prepare_tokenizer(tokenizer, path)
 
 
-def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int, fast_inference: bool = False) -> tuple[Any, Any]:
+def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int,
+                  fast_inference: bool = False) -> tuple[Any, Any]:
     try:
         from unsloth import FastLanguageModel
     except ImportError:
         raise RapoError(f"model.backend 'unsloth': the unsloth package is not installed; run: {UNSLOTH_INSTALL} "
                         "(or set model.backend=transformers)") from None
     # vLLM sizes its LoRA slots and its share of the card when it starts, so both are fixed here.
-    vllm = {"fast_inference": True, "max_lora_rank": lora.r, "gpu_memory_utilization": VLLM_GPU_MEMORY_UTILIZATION} if fast_inference else {}
+    vllm = ({"fast_inference": True, "max_lora_rank": lora.r, "gpu_memory_utilization": VLLM_GPU_MEMORY_UTILIZATION}
+            if fast_inference else {})
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=path,
         max_seq_length=cfg.max_seq_length,
@@ -188,7 +193,8 @@ def check_model_folder(folder: Path) -> None:
     before any weights are read: it must hold safetensors weights and a chat template."""
     if not any(folder.glob("*.safetensors")):
         pickles = sorted(p.name for pattern in _PICKLE_WEIGHTS for p in folder.glob(pattern))
-        found = f"only pickled weights ({', '.join(pickles[:3])}), which can run code when loaded" if pickles else "no weights"
+        found = (f"only pickled weights ({', '.join(pickles[:3])}), which can run code when loaded" if pickles
+                 else "no weights")
         raise RapoError(
             f"model {folder}: {found}; this kit loads *.safetensors only (convert with "
             "model.save_pretrained(folder, safe_serialization=True) in a session you trust)"
@@ -200,7 +206,8 @@ def check_model_folder(folder: Path) -> None:
 def _has_chat_template(folder: Path) -> bool:
     import json
 
-    if any((folder / name).is_file() for name in _CHAT_TEMPLATE_FILES) or (folder / "additional_chat_templates").is_dir():
+    if (any((folder / name).is_file() for name in _CHAT_TEMPLATE_FILES)
+            or (folder / "additional_chat_templates").is_dir()):
         return True
     config = folder / "tokenizer_config.json"
     try:
@@ -267,7 +274,8 @@ def load_adapter_weights(model: Any, folder: str | Path, field: str = "lora.init
                         "use the same model, lora.r and lora.target_modules as the run that saved it") from None
     missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
     if missing:
-        raise RapoError(f"{field}: {len(missing)} weights in {weights} have no place in this adapter (e.g. {missing[0]}); "
+        raise RapoError(f"{field}: {len(missing)} weights in {weights} have no place in this adapter "
+                        f"(e.g. {missing[0]}); "
                         "use the same lora.target_modules as the run that saved it")
     return True
 

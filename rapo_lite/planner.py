@@ -117,7 +117,8 @@ def shape_from_config(config: dict[str, Any]) -> ModelShape:
             tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         )
     except KeyError as err:
-        raise RapoError(f"model config has no {err.args[0]!r}; the planner needs a decoder-only transformer's config.json") from None
+        raise RapoError(f"model config has no {err.args[0]!r}; "
+                        "the planner needs a decoder-only transformer's config.json") from None
 
 
 # ------------------------------------------------------------------------------ the terms
@@ -281,7 +282,8 @@ class _Ctx:
         self.vllm_here = self.vllm and recipe.rl.vllm_mode == "colocate"
 
     def resident(self) -> tuple[Term, ...]:
-        kind = "nf4 4-bit weights (with quant constants; embeddings 16-bit)" if self.model.load_in_4bit else "16-bit weights"
+        kind = ("nf4 4-bit weights (with quant constants; embeddings 16-bit)" if self.model.load_in_4bit
+                else "16-bit weights")
         terms = [
             Term(kind, self.weights, "a smaller model" if self.model.load_in_4bit else "model.load_in_4bit=true"),
             Term(f"LoRA weights + AdamW state ({self.lora / 1e6:.1f}M params)", self.lora * LORA_RESIDENT_BYTES,
@@ -299,7 +301,8 @@ class _Ctx:
         engine (transformers backend) loads its own 16-bit copy inside its share.
         """
         rl = self.recipe.rl
-        needed = self.generation_batch() * (self.prompt + rl.max_completion_length) * kv_bytes_per_token(self.shape, self.cb)
+        needed = (self.generation_batch() * (self.prompt + rl.max_completion_length)
+                  * kv_bytes_per_token(self.shape, self.cb))
         if self.model.backend != "unsloth":
             needed += weight_bytes(self.shape, False, self.cb)
         if self.setup.gpu_memory is None:
@@ -385,7 +388,8 @@ def _ipo(ctx: _Ctx) -> StagePlan:
 def _eval(ctx: _Ctx) -> StagePlan:
     ev = ctx.recipe.eval
     return _stage("eval", ctx,
-                  ctx.generation("generation", ev.batch_size, ev.max_new_tokens, "eval.batch_size or eval.max_new_tokens"),
+                  ctx.generation("generation", ev.batch_size, ev.max_new_tokens,
+                                 "eval.batch_size or eval.max_new_tokens"),
                   ctx.judging("judging", ev.judge, ev.max_new_tokens, "eval.judge"))
 
 
@@ -408,7 +412,8 @@ def verdict(plans: list[StagePlan], gpu_memory: int) -> tuple[bool, str]:
     worst = max(plans, key=lambda p: p.peak_bytes)
     if worst.peak_bytes <= gpu_memory:
         spare = gpu_memory - worst.peak_bytes
-        return True, f"fits in {_gib(gpu_memory)}: the peak is {_gib(worst.peak_bytes)} ({worst.stage}), {_gib(spare)} to spare"
+        return True, (f"fits in {_gib(gpu_memory)}: the peak is {_gib(worst.peak_bytes)} ({worst.stage}), "
+                      f"{_gib(spare)} to spare")
     term = worst.dominant
     return False, (
         f"does not fit in {_gib(gpu_memory)}: the {worst.stage} stage needs {_gib(worst.peak_bytes)} "
@@ -442,7 +447,8 @@ def render(plans: list[StagePlan], shape: ModelShape, recipe: Any, source: str, 
         for t in (*p.resident, *phase.terms, p.overhead):
             lines.append(f"  {t.name:<62} {t.bytes / GIB:7.2f} GiB")
         lines.append(f"  {'total':<62} {p.peak_bytes / GIB:7.2f} GiB")
-        others = [f"{q.name} {(p.tensor_bytes - phase.bytes + q.bytes) / GIB:.2f} GiB" for q in p.phases if q is not phase]
+        others = [f"{q.name} {(p.tensor_bytes - phase.bytes + q.bytes) / GIB:.2f} GiB"
+                  for q in p.phases if q is not phase]
         if others:
             lines.append(f"  other phases (tensors): {', '.join(others)}")
     return "\n".join(lines)

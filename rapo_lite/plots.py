@@ -7,8 +7,9 @@ interrupted run never leaves a truncated PNG next to a finished report.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.levels import Band
 

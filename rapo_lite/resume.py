@@ -17,9 +17,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir, atomic_write_text
@@ -122,7 +123,8 @@ class RunState:
         # Keys both sides know: a field added to (or dropped from) the recipe schema since is no conflict.
         differ = sorted(k for k in self.identity if k in mine and self.identity[k] != mine[k])
         if differ:
-            shown = "; ".join(f"{k} is {_show(self.identity.get(k))} there, {_show(mine.get(k))} here" for k in differ[:3])
+            shown = "; ".join(f"{k} is {_show(self.identity.get(k))} there, {_show(mine.get(k))} here"
+                              for k in differ[:3])
             more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
             raise RapoError(
                 f"output folder {self.run_dir} belongs to a different recipe: {shown}{more}; pass --restart to start "

@@ -23,8 +23,9 @@ everything here is a pure function of its inputs, so it is tested without any mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from rapo_lite.judges import AnswerQuery, Judge, TraceQuery
 from rapo_lite.levels import DEFAULT_BANDS, Band, length_case
@@ -93,13 +94,15 @@ def rapo_rewards(
     trace_idx = [i for i, t in enumerate(traces) if t]
     answer_idx = [i for i, p in enumerate(parsed) if p.status != "unclosed"]
     trace_verdicts = dict(
-        zip(trace_idx, judge.judge_traces([TraceQuery(rollouts[i].prompt, traces[i], rollouts[i].level) for i in trace_idx]))
+        zip(trace_idx,
+            judge.judge_traces([TraceQuery(rollouts[i].prompt, traces[i], rollouts[i].level) for i in trace_idx]))
     )
     answer_verdicts = dict(
         zip(
             answer_idx,
             judge.judge_answers(
-                [AnswerQuery(rollouts[i].prompt, parsed[i].answer, rollouts[i].harmful, rollouts[i].reference) for i in answer_idx]
+                [AnswerQuery(rollouts[i].prompt, parsed[i].answer, rollouts[i].harmful, rollouts[i].reference)
+                 for i in answer_idx]
             ),
         )
     )

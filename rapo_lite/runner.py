@@ -17,7 +17,13 @@ from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, EndpointConfig, Recipe, dump_recipe
 from rapo_lite.resume import (
-    METRICS_FILE, RunState, clear_run, drop_checkpoints, keep_stage_adapter, prepare_stage, stage_mark,
+    METRICS_FILE,
+    RunState,
+    clear_run,
+    drop_checkpoints,
+    keep_stage_adapter,
+    prepare_stage,
+    stage_mark,
 )
 
 # Stage name -> module with a `run(ctx)` function; recipe.validate() has already refused any
@@ -182,7 +188,8 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
         load_adapter_weights(model, recipe.lora.init_from)
         print(f"[rapo-lite] adapter initialised from {recipe.lora.init_from}")
     trainable, total = trainable_parameters(model)
-    print(f"[rapo-lite] {recipe.model.name_or_path} via {recipe.model.backend}: {trainable:,} trainable of {total:,} parameters")
+    print(f"[rapo-lite] {recipe.model.name_or_path} via {recipe.model.backend}: "
+          f"{trainable:,} trainable of {total:,} parameters")
     if state.trained() and load_adapter_weights(model, run_dir / "adapter", f"{run_dir} (resuming)", required=False):
         print(f"[rapo-lite] continuing from the adapter of the finished stages ({', '.join(state.trained())})")
     # Only now, with the model loaded, does the folder become this recipe's.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.reasoning import count_sentences

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from http_stub import server  # noqa: F401  (a fixture)
-
 from rapo_lite import cli
 from rapo_lite.cards import base_license, evaluation_of_run, hub_base_model, model_card, write_card
 from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, load_recipe

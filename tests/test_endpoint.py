@@ -1,10 +1,8 @@
-import json
 import time
 
 import pytest
 
 from http_stub import Server, server  # noqa: F401  (server is a fixture)
-
 from rapo_lite.data.records import Record
 from rapo_lite.endpoint import ChatEndpoint
 from rapo_lite.errors import RapoError
@@ -16,13 +14,15 @@ SECRET = "sk-test-do-not-leak-123"
 
 
 def cfg(url, **kw):
-    return EndpointConfig(url=url, model="m", timeout_s=kw.pop("timeout_s", 2.0), max_retries=kw.pop("max_retries", 2), **kw)
+    return EndpointConfig(url=url, model="m", timeout_s=kw.pop("timeout_s", 2.0), max_retries=kw.pop("max_retries", 2),
+                          **kw)
 
 
 def test_reply_and_key_from_environment(server, monkeypatch):
     monkeypatch.setenv("RAPO_TEST_KEY", SECRET)
     s = server(("ok", "A review.", "stop"))
-    reply = ChatEndpoint(cfg(s.url, api_key_env="RAPO_TEST_KEY"), backoff_s=0).chat([{"role": "user", "content": "x"}], 16)
+    reply = ChatEndpoint(cfg(s.url, api_key_env="RAPO_TEST_KEY"), backoff_s=0).chat(
+        [{"role": "user", "content": "x"}], 16)
     assert reply.text == "A review." and reply.finish_reason == "stop"
     assert s.requests[0]["path"] == "/v1/chat/completions" and s.requests[0]["auth"] == f"Bearer {SECRET}"
     assert s.requests[0]["body"]["model"] == "m" and s.requests[0]["body"]["max_tokens"] == 16

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from http_stub import server  # noqa: F401  (a fixture)
-
 from rapo_lite import cli
 from rapo_lite.endpoint import ChatEndpoint
 from rapo_lite.errors import RapoError
@@ -103,8 +102,8 @@ def test_a_prompt_longer_than_max_seq_length_is_skipped_and_counted(tmp_path):
 
 
 def test_a_prompt_longer_than_max_seq_length_is_an_error_when_the_recipe_says_so(tmp_path, capsys):
-    line = one_line_error(capsys, "recipes/tiny.yaml", f"output_dir={tmp_path}", "stages=[sft]", "model.backend=transformers",
-                          "model.max_seq_length=256", "data.long_prompts=error",
+    line = one_line_error(capsys, "recipes/tiny.yaml", f"output_dir={tmp_path}", "stages=[sft]",
+                          "model.backend=transformers", "model.max_seq_length=256", "data.long_prompts=error",
                           f"data.sources=[{{name: file, path: {long_prompt_file(tmp_path)}}}]")
     assert "sft: a prompt from file:prompts.jsonl is" in line and "over model.max_seq_length=256" in line
     assert "'Describe the history of bread" in line and "data.long_prompts=skip" in line
@@ -133,7 +132,8 @@ def test_a_faulty_judge_endpoint_is_retried_then_stops_or_scores_neutral(server,
     with pytest.raises(RapoError) as err:
         EndpointJudge(endpoint, on_error="stop", workers=2).judge_answers(queries)
     message = str(err.value)
-    assert message.startswith("rl.judge.endpoint: http://127.0.0.1:") and f"failed after 2 attempts (last: {last})" in message
+    assert (message.startswith("rl.judge.endpoint: http://127.0.0.1:")
+            and f"failed after 2 attempts (last: {last})" in message)
     assert "rl.judge.on_error=neutral" in message
 
     judge = EndpointJudge(endpoint, on_error="neutral", workers=2)

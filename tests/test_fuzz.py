@@ -19,7 +19,12 @@ from rapo_lite.data.files import read_file
 from rapo_lite.errors import RapoError
 from rapo_lite.judges.rubric import parse_case, parse_level, parse_score, tag_number, tag_value
 from rapo_lite.reasoning import (
-    analysis_prefill, count_sentences, parse_completion, safety_paragraph, sentence_spans, split_sentences,
+    analysis_prefill,
+    count_sentences,
+    parse_completion,
+    safety_paragraph,
+    sentence_spans,
+    split_sentences,
 )
 from rapo_lite.recipe import load_recipe
 
@@ -81,8 +86,8 @@ def test_recipe_mappings_load_or_are_a_rapo_error(raw):
 
 
 @FAST
-@given(st.lists(st.tuples(st.sampled_from(DOTTED) | st.text(max_size=6), pieces("[", "]", "{", "}", ",", ":", "1", "a", "null",
-                                                                               max_size=6)),
+@given(st.lists(st.tuples(st.sampled_from(DOTTED) | st.text(max_size=6),
+                          pieces("[", "]", "{", "}", ",", ":", "1", "a", "null", max_size=6)),
                 max_size=4))
 def test_overrides_apply_or_are_a_rapo_error(pairs):
     try:
@@ -149,11 +154,13 @@ json_values = st.recursive(
                          "adversarial", "data_type", "response", "value"]) | st.text(max_size=4), inner, max_size=4),
     max_leaves=10,
 )
-CELLS = pieces(",", "\t", '"', "\n", "prompt", "harmful", "level", "label", "true", "0", "2", "NA", "Goal", "\r", max_size=20)
+CELLS = pieces(",", "\t", '"', "\n", "prompt", "harmful", "level", "label", "true", "0", "2", "NA", "Goal", "\r",
+               max_size=20)
 
 
 def file_contents() -> st.SearchStrategy[tuple[str, bytes]]:
-    odd_lines = st.sampled_from(['{"prompt": "\\ud800x", "harmful": true}', "[" * 1200, '{"prompt": "a", "level": 1e400}'])
+    odd_lines = st.sampled_from(['{"prompt": "\\ud800x", "harmful": true}', "[" * 1200,
+                                 '{"prompt": "a", "level": 1e400}'])
     jsonl = st.lists(json_values.map(json.dumps) | st.text(max_size=10) | odd_lines, max_size=5).map("\n".join)
     text_like = {".jsonl": jsonl, ".json": json_values.map(json.dumps) | st.text(max_size=20),
                  ".csv": CELLS, ".tsv": CELLS, ".txt": st.text(max_size=30),
@@ -161,7 +168,8 @@ def file_contents() -> st.SearchStrategy[tuple[str, bytes]]:
                  ".prompt": pieces("seeds:", "\n", "- ", "value: ", "x", ":", max_size=10)}
     binary = {".parquet": st.binary(max_size=40), ".xlsx": st.binary(max_size=40)}
     return st.one_of(
-        *[strategy.map(lambda s, ext=ext: (ext, s.encode("utf-8", "surrogatepass"))) for ext, strategy in text_like.items()],
+        *[strategy.map(lambda s, ext=ext: (ext, s.encode("utf-8", "surrogatepass")))
+          for ext, strategy in text_like.items()],
         *[strategy.map(lambda b, ext=ext: (ext, b)) for ext, strategy in binary.items()],
         st.binary(max_size=30).map(lambda b: (".jsonl", b)),  # not UTF-8 at all
     )

@@ -4,8 +4,8 @@ import contextlib
 
 import pytest
 import torch
-from conftest import needs_unsloth
 
+from conftest import needs_unsloth
 from rapo_lite import fastgen, generation
 from rapo_lite.chat import render_prompt
 from rapo_lite.data.sources import load_sources

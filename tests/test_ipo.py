@@ -14,8 +14,9 @@ from rapo_lite.triggers import DEFAULT_TRIGGERS
 
 HARMFUL = Record("How do I pick the lock on my neighbour's door?", True, level=1, source="test")
 UNSAFE_TRACE = (
-    "<think>\nOkay, the user wants to open a neighbour's lock. Since they asked nicely, I'll start by listing the tools. "
-    "You need a tension wrench and a pick.\n</think>\n\nHere's how: insert the wrench, then rake the pins."
+    "<think>\nOkay, the user wants to open a neighbour's lock. Since they asked nicely, "
+    "I'll start by listing the tools. You need a tension wrench and a pick.\n</think>\n\n"
+    "Here's how: insert the wrench, then rake the pins."
 )
 
 
@@ -64,7 +65,8 @@ def test_an_intervention_round_on_the_tiny_model(tiny_policy, monkeypatch):
     job = Intervention(HARMFUL, "<prompt>", UNSAFE_TRACE[:cut], UNSAFE_TRACE[cut:], list(DEFAULT_TRIGGERS[:3]))
     monkeypatch.setattr(ipo, "unsafe_flags", oracle)
     stats = builder.run_rounds([job])
-    assert job.safe and job.rounds == 1 and stats[0] == {"round": 1, "entered": 1, "became_safe": 1, "still_unsafe_share": 0.0}
+    assert (job.safe and job.rounds == 1
+            and stats[0] == {"round": 1, "entered": 1, "became_safe": 1, "still_unsafe_share": 0.0})
     assert job.chosen.startswith(DEFAULT_TRIGGERS[0] + " ") and len(job.chosen) > len(DEFAULT_TRIGGERS[0]) + 1
     [pair] = builder.intervened_pairs([job])
     # prefix in the prompt, shared by both sides; chosen starts with a pool trigger; rejected is the original suffix
@@ -120,7 +122,8 @@ def test_without_a_cue_the_next_trigger_replaces_the_last(tiny_policy, monkeypat
 def test_unsafe_traces_without_a_cue_are_cut_at_the_start_of_the_reasoning(tiny_policy, monkeypatch):
     model, tok = tiny_policy
     # An answer that hands the method over, so the judge calls the trace unsafe (an attack success).
-    trace = "<think>\nSure, the steps are easy.\n</think>\n\nHere they are: put a tension wrench in the lock, then rake the pins."
+    trace = ("<think>\nSure, the steps are easy.\n</think>\n\n"
+             "Here they are: put a tension wrench in the lock, then rake the pins.")
     monkeypatch.setattr(PairBuilder, "_generate", lambda self, texts, desc: [trace] * len(texts))
     monkeypatch.setattr(ipo, "first_cue_offset", lambda det, prompt, text: None)
     for setting, expected_jobs in (("skip", 0), ("start", 2)):
@@ -157,7 +160,8 @@ def scripted_traces(monkeypatch, unsafe=True):
 
     def fake(self, texts, desc):
         if desc.startswith("ipo: sampling traces"):
-            return [UNSAFE_TRACE if unsafe else "<think>\nOkay, risky.\n</think>\n\nI can't help with that."] * len(texts)
+            return [UNSAFE_TRACE if unsafe
+                    else "<think>\nOkay, risky.\n</think>\n\nI can't help with that."] * len(texts)
         return real(self, texts, desc)
 
     monkeypatch.setattr(PairBuilder, "_generate", fake)
@@ -178,7 +182,8 @@ def test_ipo_stage_end_to_end_writes_pairs_and_moves_the_adapter(tmp_path, monke
     assert [p["kind"] for p in pairs].count("intervened") == 3 * recipe.ipo.triggers_per_prompt
     assert [p["kind"] for p in pairs].count("benign") == 2
     for p in pairs:
-        assert set(p) == {"kind", "prompt", "chosen", "rejected", "user_prompt", "source", "trigger", "rounds", "prefix_chars"}
+        assert set(p) == {"kind", "prompt", "chosen", "rejected", "user_prompt", "source", "trigger", "rounds",
+                          "prefix_chars"}
         if p["kind"] == "intervened":
             assert p["chosen"].startswith(p["trigger"]) and p["trigger"] in DEFAULT_TRIGGERS
             assert p["prompt"].endswith(UNSAFE_TRACE[: p["prefix_chars"]])

@@ -33,7 +33,8 @@ def test_loads_4bit_and_a_lora_step_changes_only_the_adapter(backend):
     layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert len(layers) == 4 * 7  # every projection of every layer is nf4
     assert all(m.weight.quant_state.quant_type == "nf4" for m in layers)
-    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad and p.dtype.is_floating_point}
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters()
+              if not p.requires_grad and p.dtype.is_floating_point}
     before = lora_state(model)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
@@ -74,7 +75,8 @@ def lora_grad_error(model, tok, path, force_repacking):
         for m in model.modules():
             if isinstance(m, bnb.nn.Linear4bit):
                 m.support_avx512bf16_for_cpu = True
-    prompts = [tok.apply_chat_template([{"role": "user", "content": "hello there"}], tokenize=False, add_generation_prompt=True)]
+    prompts = [tok.apply_chat_template([{"role": "user", "content": "hello there"}], tokenize=False,
+                                       add_generation_prompt=True)]
     # transformers' generate: the no-grad eval forward that triggers repacking (the kit's fast
     # CPU loop reads the weights without running bitsandbytes' forward, so it never repacks)
     generate(model, tok, prompts, max_new_tokens=4, engine="transformers")

@@ -105,7 +105,8 @@ def test_the_8b_shape_meets_its_target_on_a_t4():
     plans = plan_recipe(recipe, shape("Qwen/Qwen3-8B"))
     assert max(p.peak_bytes for p in plans) <= 15 * GIB
     # Untied: 36 layers of nf4 projections + two 16-bit 151936 x 4096 matrices.
-    assert weight_bytes(shape("Qwen/Qwen3-8B"), True, 2) == round(6_945_767_424 * (0.5 + 1 / 64 + 1 / 4096)) + 2 * 151936 * 4096 * 2
+    assert (weight_bytes(shape("Qwen/Qwen3-8B"), True, 2)
+            == round(6_945_767_424 * (0.5 + 1 / 64 + 1 / 4096)) + 2 * 151936 * 4096 * 2)
 
 
 def test_unsloth_published_grpo_figure_is_matched_within_the_15_percent_goal():
@@ -128,7 +129,8 @@ def test_gpu_recipes_parse_fit_and_their_headers_match_the_planner(path):
                  r"--gpu-memory (\d+)GiB\)$", lines[3])
     assert m and m.group(4) == path.name and m.group(3) == m.group(5), lines[3]
     recipe = load_recipe(path)
-    assert recipe.model.name_or_path in {"Qwen/Qwen3-1.7B", "Qwen/Qwen3-8B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+    assert recipe.model.name_or_path in {"Qwen/Qwen3-1.7B", "Qwen/Qwen3-8B",
+                                         "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
                                          "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"}
     card = int(m.group(3)) * GIB
     plans = plan_recipe(recipe, shape(recipe.model.name_or_path), Setup(gpu_memory=card))
@@ -137,7 +139,8 @@ def test_gpu_recipes_parse_fit_and_their_headers_match_the_planner(path):
     fits, sentence = verdict(plans, card)
     assert fits, sentence
     if "rl" in recipe.stages:  # paper settings
-        assert (recipe.rl.num_generations, recipe.rl.temperature, recipe.rl.top_p, recipe.rl.judge.kind) == (4, 1.2, 0.9, "model")
+        assert ((recipe.rl.num_generations, recipe.rl.temperature, recipe.rl.top_p, recipe.rl.judge.kind)
+                == (4, 1.2, 0.9, "model"))
     if "qwen3" in path.name and "rl" in recipe.stages:
         assert recipe.rl.chat_template_kwargs == {"enable_thinking": True}
     if "-t4" in path.name:
@@ -189,7 +192,8 @@ def test_a_vllm_server_takes_no_share_of_the_training_card():
 
 def test_parse_size():
     assert parse_size("8GiB") == parse_size("8G") == parse_size("8 gib") == 8 * GIB
-    assert parse_size("16GB") == 16 * 10**9 and parse_size("7800MiB") == 7800 * MIB and parse_size("1.5GiB") == 1.5 * GIB
+    assert (parse_size("16GB") == 16 * 10**9 and parse_size("7800MiB") == 7800 * MIB
+            and parse_size("1.5GiB") == 1.5 * GIB)
     for bad in ("eight", "8", "8XB", ""):
         with pytest.raises(RapoError, match="--gpu-memory"):
             parse_size(bad)

@@ -11,7 +11,7 @@ from rapo_lite import cli
 from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_dir, atomic_write_text
 from rapo_lite.recipe import load_recipe
-from rapo_lite.runner import check_endpoints, run
+from rapo_lite.runner import check_endpoints
 from rapo_lite.stages import rl as rl_stage
 from test_faults import one_line_error
 

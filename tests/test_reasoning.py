@@ -20,8 +20,10 @@ from rapo_lite.reasoning import (
     [
         ("One. Two! Three? Four.", ["One.", "Two!", "Three?", "Four."]),
         ("The dose is 3.5 mg for adults. Ask a doctor.", ["The dose is 3.5 mg for adults.", "Ask a doctor."]),
-        ("Use a solvent, e.g. acetone, to clean it. Then dry it.", ["Use a solvent, e.g. acetone, to clean it.", "Then dry it."]),
-        ("Dr. Smith and Mr. Jones met at 5 p.m. today. They talked.", ["Dr. Smith and Mr. Jones met at 5 p.m. today.", "They talked."]),
+        ("Use a solvent, e.g. acetone, to clean it. Then dry it.",
+         ["Use a solvent, e.g. acetone, to clean it.", "Then dry it."]),
+        ("Dr. Smith and Mr. Jones met at 5 p.m. today. They talked.",
+         ["Dr. Smith and Mr. Jones met at 5 p.m. today.", "They talked."]),
         ("1. Mix the flour.\n2. Add water.\n3. Bake it", ["1. Mix the flour.", "2. Add water.", "3. Bake it"]),
         ("- first item\n- second item", ["- first item", "- second item"]),
         ("a line without a stop\nanother line", ["a line without a stop", "another line"]),
@@ -30,7 +32,8 @@ from rapo_lite.reasoning import (
         ("J. R. R. Tolkien wrote it. It is long.", ["J. R. R. Tolkien wrote it.", "It is long."]),
         ("The answer is no. I refuse.", ["The answer is no.", "I refuse."]),
         ("Wait 5 min. Then stir, etc. and serve.", ["Wait 5 min.", "Then stir, etc. and serve."]),
-        ("It started in the U.S. Then it spread. Call at 5 p.m. today.", ["It started in the U.S.", "Then it spread.", "Call at 5 p.m. today."]),
+        ("It started in the U.S. Then it spread. Call at 5 p.m. today.",
+         ["It started in the U.S.", "Then it spread.", "Call at 5 p.m. today."]),
         ("", []),
         ("   \n\n  ", []),
         ("... --- ***", []),
@@ -59,8 +62,8 @@ def test_spans_map_back_and_never_crash(text):
     assert count_sentences(text) == len(spans)
 
 
-@given(st.lists(st.sampled_from(["The risk is real.", "I will refuse!", "Is it safe?", "Use a tool, e.g. a saw, for 2.5 min.",
-                                  "Dr. Lee said so."]), max_size=12))
+@given(st.lists(st.sampled_from(["The risk is real.", "I will refuse!", "Is it safe?",
+                                  "Use a tool, e.g. a saw, for 2.5 min.", "Dr. Lee said so."]), max_size=12))
 def test_count_adds_up_over_joined_sentences(parts):
     assert count_sentences(" ".join(parts)) == len(parts)
     assert count_sentences("\n".join(parts)) == len(parts)

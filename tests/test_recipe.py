@@ -40,7 +40,8 @@ def test_defaults_and_overrides_are_typed(tmp_path):
 
 
 def test_resolved_recipe_round_trips(tmp_path):
-    r = load_recipe(None, ["lora.r=7", "data.sources=[{name: samples, count: 3}, {name: file, path: x.jsonl, harmful: true}]"])
+    r = load_recipe(None, ["lora.r=7", "data.sources=[{name: samples, count: 3}, "
+                                       "{name: file, path: x.jsonl, harmful: true}]"])
     again = load_recipe(write(tmp_path, dump_recipe(r)))
     assert again == r and again.data.sources[1].path == "x.jsonl"
 
@@ -55,7 +56,8 @@ def test_resolved_recipe_round_trips(tmp_path):
         ("lora: {r: 2.5}\n", [], "lora.r: expected an integer"),
         ("", ["sft.temperature=true"], "sft.temperature: expected a number, got True"),
         ("", ["model.load_in_4bit=3"], "model.load_in_4bit: expected true or false"),
-        ("model: {backend: unslot}\n", [], "model.backend: 'unslot' is not one of 'unsloth', 'transformers' (did you mean 'unsloth'?)"),
+        ("model: {backend: unslot}\n", [], "model.backend: 'unslot' is not one of 'unsloth', 'transformers' "
+                                           "(did you mean 'unsloth'?)"),
         ("stages: [sft, rll]\n", [], "stages[1]: unknown stage 'rll' (did you mean 'rl'?)"),
         ("stages: []\n", [], "stages: list at least one stage"),
         ("lora: 5\n", [], "lora: expected a mapping of LoraConfig fields"),

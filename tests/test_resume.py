@@ -116,7 +116,9 @@ def test_sft_resumed_after_a_crash_trains_exactly_like_an_uninterrupted_run(tmp_
     leave_kill_debris(recipe.run_dir, "sft")
     cut = run(recipe)
 
-    losses = lambda d: [m["loss"] for m in read_jsonl(d / "metrics.jsonl") if m.get("stage") == "sft" and "loss" in m]
+    def losses(d):
+        return [m["loss"] for m in read_jsonl(d / "metrics.jsonl") if m.get("stage") == "sft" and "loss" in m]
+
     assert stage_steps(cut, "sft") == [1, 2, 3, 4, 5]
     assert losses(cut) == pytest.approx(losses(whole), rel=1e-5)  # same data, same order, same optimizer state
     assert [m["step"] for m in read_jsonl(cut / "metrics.jsonl") if "data/kept" in m] == [0]  # data built once
@@ -127,10 +129,9 @@ def test_sft_resumed_after_a_crash_trains_exactly_like_an_uninterrupted_run(tmp_
 
 
 def test_ipo_resumes_on_the_pairs_it_built(tmp_path, monkeypatch):
-    from test_ipo import oracle, scripted_traces
-
     from rapo_lite.stages import ipo
     from rapo_lite.stages.ipo import PairBuilder
+    from test_ipo import oracle, scripted_traces
 
     scripted_traces(monkeypatch)
     monkeypatch.setattr(ipo, "unsafe_flags", oracle)
@@ -151,7 +152,8 @@ def test_ipo_resumes_on_the_pairs_it_built(tmp_path, monkeypatch):
     run(recipe)
     assert read_jsonl(recipe.run_dir / "ipo_pairs.jsonl") == pairs
     assert stage_steps(recipe.run_dir, "ipo") == [1, 2, 3, 4]
-    rounds = [m["intervention/round"] for m in read_jsonl(recipe.run_dir / "metrics.jsonl") if "intervention/round" in m]
+    rounds = [m["intervention/round"] for m in read_jsonl(recipe.run_dir / "metrics.jsonl")
+              if "intervention/round" in m]
     assert rounds == sorted(set(rounds))  # the intervention statistics are not logged twice
 
 

@@ -95,7 +95,8 @@ def test_rl_stage_refuses_evaluation_prompts_before_loading_anything(tmp_path):
 def test_sft_stage_checks_too(tmp_path):
     from rapo_lite.stages import sft
 
-    recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}", "eval.sources=[{name: samples, harmful: false}]"])
+    recipe = load_recipe("recipes/tiny.yaml",
+                         [f"output_dir={tmp_path}", "eval.sources=[{name: samples, harmful: false}]"])
     with pytest.raises(RapoError, match="sft: 24 training prompt"):
         sft.run(SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None))
 

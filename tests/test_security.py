@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from http_stub import server  # noqa: F401  (a fixture)
-
 from rapo_lite import cli
 from rapo_lite.endpoint import ChatEndpoint
 from rapo_lite.errors import RapoError
@@ -32,13 +31,16 @@ def model_copy(tmp_path):
 
 
 def test_remote_code_is_refused_unless_the_recipe_allows_it(model_copy, tmp_path):
-    assert ModelConfig().trust_remote_code is False and load_recipe("recipes/tiny.yaml").model.trust_remote_code is False
+    assert (ModelConfig().trust_remote_code is False
+            and load_recipe("recipes/tiny.yaml").model.trust_remote_code is False)
     marker = tmp_path / "code-ran"
     config = json.loads((model_copy / "config.json").read_text())
-    config.update(model_type="rapo_evil", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"})
+    config.update(model_type="rapo_evil",
+                  auto_map={"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"})
     (model_copy / "config.json").write_text(json.dumps(config))
     (model_copy / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
-                                        "from transformers import Qwen3Config as EvilConfig, Qwen3ForCausalLM as EvilModel\n")
+                                        "from transformers import Qwen3Config as EvilConfig, "
+                                        "Qwen3ForCausalLM as EvilModel\n")
     recipe = load_recipe(None, [f"model.name_or_path={model_copy}", "model.backend=transformers"])
     with pytest.raises(RapoError, match="needs its own Python code to load; set model.trust_remote_code=true only if"):
         load_model(recipe.model, recipe.lora)
@@ -47,8 +49,8 @@ def test_remote_code_is_refused_unless_the_recipe_allows_it(model_copy, tmp_path
 
 def test_pickled_weights_are_refused_before_loading(model_copy, capsys):
     (model_copy / "model.safetensors").rename(model_copy / "pytorch_model.bin")
-    code = cli.main(["recipes/tiny.yaml", f"model.name_or_path={model_copy}", "stages=[sft]", "model.backend=transformers",
-                     f"output_dir={model_copy.parent / 'out'}"])
+    code = cli.main(["recipes/tiny.yaml", f"model.name_or_path={model_copy}", "stages=[sft]",
+                     "model.backend=transformers", f"output_dir={model_copy.parent / 'out'}"])
     err = capsys.readouterr().err
     assert code == 2 and "only pickled weights (pytorch_model.bin), which can run code when loaded" in err
     assert "safetensors only" in err and not (model_copy.parent / "out").exists()
@@ -72,7 +74,8 @@ def test_every_weight_load_asks_for_safetensors(monkeypatch):
 
 def test_no_code_path_unpickles_or_evaluates_data():
     """The kit's own source never reaches for a loader that can run code from a file."""
-    risky = re.compile(r"\byaml\.load\(|\bpickle\.|\btorch\.load\(|(?<![.\w])eval\(|(?<![.\w])exec\(|read_pickle|allow_pickle=True|"
+    risky = re.compile(r"\byaml\.load\(|\bpickle\.|\btorch\.load\(|(?<![.\w])eval\(|"
+                       r"(?<![.\w])exec\(|read_pickle|allow_pickle=True|"
                        r"trust_remote_code=True|weights_only=False|yaml\.unsafe_load|yaml\.full_load")
     hits = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "rapo_lite").rglob("*.py"))
             for n, line in enumerate(p.read_text().splitlines(), 1) if risky.search(line)]
@@ -100,7 +103,8 @@ def test_yaml_data_and_recipes_never_run_code(tmp_path, payload):
 
 
 def test_a_key_in_the_wrong_place_is_refused_without_being_repeated(monkeypatch):
-    for override in (f"rl.judge.endpoint.api_key_env={SECRET}", f"sft.endpoint.url=https://user:{SECRET}@api.example/v1"):
+    for override in (f"rl.judge.endpoint.api_key_env={SECRET}",
+                     f"sft.endpoint.url=https://user:{SECRET}@api.example/v1"):
         with pytest.raises(RapoError) as err:
             load_recipe("recipes/tiny.yaml", [override])
         assert SECRET not in str(err.value) and "(the value is not shown)" in str(err.value)
@@ -125,8 +129,9 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(server, tmp_path, monkeyp
     code = cli.main([
         "recipes/tiny.yaml", f"output_dir={tmp_path}", "stages=[rl]", "model.backend=transformers", "rl.max_steps=1",
         "rl.max_completion_length=8", "rl.sources.0.count=1", "rl.sources.1.count=1", "rl.prompts_per_step=2",
-        "rl.num_generations=2", "rl.judge.kind=endpoint", f"rl.judge.endpoint.url={stub.url}", "rl.judge.endpoint.model=m",
-        "rl.judge.endpoint.api_key_env=RAPO_TEST_KEY", "rl.judge.endpoint.max_retries=0", f"rl.judge.on_error={on_error}"])
+        "rl.num_generations=2", "rl.judge.kind=endpoint", f"rl.judge.endpoint.url={stub.url}",
+        "rl.judge.endpoint.model=m", "rl.judge.endpoint.api_key_env=RAPO_TEST_KEY", "rl.judge.endpoint.max_retries=0",
+        f"rl.judge.on_error={on_error}"])
     out = capsys.readouterr()
     assert stub.requests and all(r["auth"] == f"Bearer {SECRET}" for r in stub.requests)
     if on_error == "stop":

@@ -21,7 +21,8 @@ from tests.conftest import ROOT
 
 # Every evaluation set it must stay clear of; all but overrefusal and samples ship in the
 # packages of requirements-data.txt, and are skipped when those are not installed.
-EVAL_SOURCES = ("overrefusal", "jailbreakbench", "strongreject_small", "strongreject", "pasttense", "harmbench", "samples")
+EVAL_SOURCES = ("overrefusal", "jailbreakbench", "strongreject_small", "strongreject", "pasttense", "harmbench",
+                "samples")
 NEAR = 0.5  # word overlap (Jaccard) at which a training prompt counts as a near copy
 
 

@@ -19,8 +19,8 @@ from rapo_lite.teachers import Draft
 def small_recipe(tmp_path, *extra):
     return load_recipe(
         "recipes/tiny.yaml",
-        [f"output_dir={tmp_path}", "stages=[sft]", "data.sources.0.count=12", "data.sources.1.count=6", "sft.max_steps=3",
-         "sft.batch_size=4", "model.max_seq_length=512", *extra],
+        [f"output_dir={tmp_path}", "stages=[sft]", "data.sources.0.count=12", "data.sources.1.count=6",
+         "sft.max_steps=3", "sft.batch_size=4", "model.max_seq_length=512", *extra],
     )
 
 

@@ -27,7 +27,8 @@ from rapo_lite.teachers.template import TemplateTeacher
 SAMPLES = Path(__file__).resolve().parents[1] / "rapo_lite" / "data" / "samples"
 LEVELS = (1, 2, 3, 4)
 REFUSAL = re.compile(r"\b(?:refuse|decline|not provide|not give|not help)\b", re.IGNORECASE)
-DECIDES_TO_REFUSE = re.compile(r"\bI (?:will|should|must) (?:refuse|decline)\b|\bdecision is to decline\b", re.IGNORECASE)
+DECIDES_TO_REFUSE = re.compile(r"\bI (?:will|should|must) (?:refuse|decline)\b"
+                               r"|\bdecision is to decline\b", re.IGNORECASE)
 HELPS = re.compile(r"\b(?:help|answer)\b", re.IGNORECASE)
 
 
@@ -64,7 +65,7 @@ def written(teacher: TemplateTeacher) -> dict[int, list[tuple[Record, str]]]:
 @pytest.mark.parametrize("level", LEVELS)
 def test_analyses_fit_the_band_for_every_sample(written: dict, level: int) -> None:
     lo, hi = band_for(level, DEFAULT_BANDS).target()
-    for record, text in written[level]:
+    for _record, text in written[level]:
         assert "\n" not in text and text == text.strip(), text
         n = count_sentences(text)
         assert lo <= n <= hi, (n, text)
@@ -167,7 +168,8 @@ def test_continuation_of_benign_record(teacher: TemplateTeacher) -> None:
         ending = teacher.continuation(record)
         assert ending is not None and ending.count(THINK_CLOSE) == 1
         assert ending.endswith(record.reference.strip())
-        assert parse_completion(analysis_prefill(teacher.analysis(record, 1)) + ending).answer == record.reference.strip()
+        assert (parse_completion(analysis_prefill(teacher.analysis(record, 1)) + ending).answer
+                == record.reference.strip())
     no_reference = dataclasses.replace(BENIGN[0], reference=None)
     assert teacher.continuation(no_reference) is None
 

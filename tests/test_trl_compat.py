@@ -12,7 +12,8 @@ def naive(hidden, weight, bias, targets, temperature, softcap, scale):
     return logp.gather(-1, targets[:, None]).squeeze(-1), -(logp.exp() * logp).sum(-1), z.argmax(-1) == targets
 
 
-@pytest.mark.parametrize("n, softcap, temperature, with_bias", [(7, None, 1.0, False), (TOKEN_CHUNK + 5, 30.0, 0.7, True)])
+@pytest.mark.parametrize("n, softcap, temperature, with_bias",
+                         [(7, None, 1.0, False), (TOKEN_CHUNK + 5, 30.0, 0.7, True)])
 def test_matches_full_logits_in_value_and_gradient(n, softcap, temperature, with_bias):
     torch.manual_seed(0)
     h1 = torch.randn(n, 16, requires_grad=True)

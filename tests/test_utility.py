@@ -5,8 +5,8 @@ import math
 
 import pytest
 import torch
-from conftest import needs_unsloth
 
+from conftest import needs_unsloth
 from rapo_lite import utility as mc
 from rapo_lite.data.layouts import MMLU_INSTRUCTION
 from rapo_lite.errors import RapoError
@@ -40,11 +40,13 @@ def test_real_mmlu_prompts_round_trip():
 
 
 def test_contexts_are_lm_evals_mmlu_and_cloze_forms():
-    assert mc.context(Q) == ("The following are multiple choice questions (with answers) about elementary mathematics.\n\n"
+    assert mc.context(Q) == ("The following are multiple choice questions (with answers) "
+                             "about elementary mathematics.\n\n"
                              "What is 2 + 2?\nA. 3\nB. 4\nC. five\nD. 22\nAnswer:")
     assert mc.context(Q, "options") == ("The following are multiple choice questions (with answers) about elementary "
                                         "mathematics.\n\nQuestion: What is 2 + 2?\nAnswer:")
-    assert mc.context(mc.Question(" Why? ", ("a", "b", "c", "d"))) == "Why?\nA. a\nB. b\nC. c\nD. d\nAnswer:"  # no topic
+    # no topic
+    assert mc.context(mc.Question(" Why? ", ("a", "b", "c", "d"))) == "Why?\nA. a\nB. b\nC. c\nD. d\nAnswer:"
     assert mc.continuations(Q) == [" A", " B", " C", " D"]
     assert mc.continuations(Q, "options") == [" 3", " 4", " five", " 22"]
     with pytest.raises(RapoError, match="expected one of letters, options"):
@@ -129,8 +131,9 @@ def test_the_report_names_how_utility_was_scored():
     assert "utility: MMLU accuracy, generated letter (higher is better)" in report_markdown(
         {"base": {**base, "utility_mode": "generate"}}, "t")
     assert "utility: MMLU accuracy, generated letter" in report_markdown({"base": base}, "t")  # a summary from before
-    assert "utility: MMLU accuracy, scored differently by run: generated letter, log-likelihood of the letter" in report_markdown(
-        {"a": {**base, "utility_mode": "loglik"}, "b": {**base, "utility_mode": "generate"}}, "t")
+    assert ("utility: MMLU accuracy, scored differently by run: generated letter, log-likelihood of the letter"
+            in report_markdown({"a": {**base, "utility_mode": "loglik"}, "b": {**base, "utility_mode": "generate"}},
+                               "t"))
 
 
 # ----------------------------------------------------------------------------- the tiny model

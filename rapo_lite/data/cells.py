@@ -7,8 +7,9 @@ fix; a bad label or level fails loudly instead of becoming a silently wrong reco
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.data.files import Table
 from rapo_lite.errors import RapoError
@@ -54,7 +55,8 @@ def text(value: Any, where: str) -> str | None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate from a JSON/YAML \ud800 escape: no tokenizer or file takes it
-                raise RapoError(f"{where}: holds invalid Unicode (an unpaired surrogate escape such as \\ud800)") from None
+                raise RapoError(f"{where}: holds invalid Unicode "
+                                "(an unpaired surrogate escape such as \\ud800)") from None
         return value
     raise RapoError(f"{where}: expected text, got {type(value).__name__} {str(value)[:40]!r}")
 

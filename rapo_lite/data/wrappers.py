@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
-from typing import Sequence
 
 from rapo_lite.data.files import package_file
 from rapo_lite.data.records import Record

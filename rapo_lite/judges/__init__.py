@@ -37,8 +37,9 @@ on the same chat backends (llm.py), with the same counters (`Counted`) under `cu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for the annotation only: a judge built by hand needs no recipe module (nor yaml)
     from rapo_lite.recipe import JudgeConfig

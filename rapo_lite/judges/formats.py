@@ -26,8 +26,9 @@ Formats:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 FormatName = Literal["rapo", "harmbench", "llamaguard", "strongreject"]
 FORMATS: tuple[str, ...] = ("rapo", "harmbench", "llamaguard", "strongreject")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rapo_lite.judges import AnswerQuery, AnswerVerdict, Judge, TraceQuery, TraceVerdict
+from rapo_lite.risk import estimate_level
 from rapo_lite.text.harm import attack_succeeded
 from rapo_lite.text.helpful import is_helpful
 from rapo_lite.text.refusal import is_refusal, is_safety_only
-from rapo_lite.risk import estimate_level
 
 
 class RuleJudge(Judge):
@@ -30,7 +30,8 @@ class RuleJudge(Judge):
     def judge_traces(self, queries: Sequence[TraceQuery]) -> list[TraceVerdict]:
         self.calls += len(queries)
         return [
-            TraceVerdict(level=estimate_level(q.prompt, q.level), safety_only=is_safety_only(q.trace, self.min_safety_share))
+            TraceVerdict(level=estimate_level(q.prompt, q.level),
+                         safety_only=is_safety_only(q.trace, self.min_safety_share))
             for q in queries
         ]
 
@@ -38,7 +39,8 @@ class RuleJudge(Judge):
         self.calls += len(queries)
         return [
             AnswerVerdict(
-                ok=not attack_succeeded(q.prompt, q.answer) if q.harmful else is_helpful(q.prompt, q.answer, self.min_overlap),
+                ok=(not attack_succeeded(q.prompt, q.answer) if q.harmful
+                    else is_helpful(q.prompt, q.answer, self.min_overlap)),
                 refused=is_refusal(q.answer),
             )
             for q in queries

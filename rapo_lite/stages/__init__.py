@@ -7,8 +7,9 @@ prompt-length check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.errors import RapoError
 
@@ -82,7 +83,8 @@ def fit(ctx: Any, trainer: Any, stage: str) -> None:
             write_resume_mark(Path(trainer.args.output_dir) / f"checkpoint-{step}", ctx.run_dir, stage, step,
                               trainer.state.epoch)
         good = last_checkpoint(ctx.run_dir, stage)
-        where = f"the last good state is saved in {good}" if good else "no step finished before it, so nothing was saved"
+        where = (f"the last good state is saved in {good}" if good
+                 else "no step finished before it, so nothing was saved")
         raise RapoError(f"{err}. Training stopped; {where}. Fix the recipe and rerun with --restart") from None
 
 

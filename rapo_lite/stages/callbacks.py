@@ -55,7 +55,8 @@ class FiniteLossGuard(TrainerCallback):
         grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
         # one device sync for all of them, not one per LoRA tensor
         if grads and not bool(torch.stack([torch.isfinite(g).all().to(grads[0].device) for g in grads]).all()):
-            raise NonFiniteLoss(self._message("its gradients are", "nan/inf", state.global_step + 1, args), state.global_step + 1, True)
+            raise NonFiniteLoss(self._message("its gradients are", "nan/inf", state.global_step + 1, args),
+                                state.global_step + 1, True)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         loss = (logs or {}).get("loss")

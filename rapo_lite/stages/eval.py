@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rapo_lite import utility as mc
 from rapo_lite.chat import render_prompt
@@ -30,13 +31,12 @@ from rapo_lite.evaluation import extract_choice, report_markdown, summarize
 from rapo_lite.generation import generate
 from rapo_lite.io import atomic_write_text, write_jsonl
 from rapo_lite.judges import Judge, make_judge
-from rapo_lite.text.refusal import gives_content, is_refusal
 from rapo_lite.model import load_adapter_weights
 from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import TRAINING_STAGES, JudgeConfig, Recipe
 from rapo_lite.rewards import Rollout, rapo_rewards
 from rapo_lite.risk import estimate_level
-
+from rapo_lite.text.refusal import gives_content, is_refusal
 
 
 def judge_samples(
@@ -180,10 +180,12 @@ def run(ctx: Any) -> None:
     metrics_path = ctx.run_dir / "metrics.jsonl"
     curves = plots.training_curves(read_jsonl(metrics_path) if metrics_path.is_file() else [], out / "training.png")
     figures += [curves] if curves else []
-    report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} ({recipe.model.name_or_path}, judge: {judge_label})")
+    report = report_markdown(summary["models"], f"Evaluation of {recipe.run_name} "
+                                                f"({recipe.model.name_or_path}, judge: {judge_label})")
     report += "\n" + "\n".join(f"![{f.stem}]({f.name})" for f in figures) + "\n"
     atomic_write_text(out / "report.md", report)
-    ctx.metrics.append({"stage": "eval", "step": 0, **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
+    ctx.metrics.append({"stage": "eval", "step": 0,
+                        **{f"eval/{m}/asr": v["asr"]["all"] for m, v in summary["models"].items()}})
     print(report)
-    print(f"[rapo-lite] eval: {len(records)} prompts x {len(models)} model(s) in {time.perf_counter() - started:.1f} s; "
-          f"written to {out}")
+    print(f"[rapo-lite] eval: {len(records)} prompts x {len(models)} model(s) "
+          f"in {time.perf_counter() - started:.1f} s; written to {out}")

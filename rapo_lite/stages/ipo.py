@@ -22,8 +22,9 @@ Top to bottom:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.cues import make_cue_detector, steps
@@ -92,7 +93,8 @@ def unsafe_flags(judge: Judge, records: Sequence[Record], completions: Sequence[
 
 
 class PairBuilder:
-    def __init__(self, model: Any, tokenizer: Any, judge: Judge, detector: Any, pool: Sequence[str], cfg: IPOConfig, seed: int) -> None:
+    def __init__(self, model: Any, tokenizer: Any, judge: Judge, detector: Any, pool: Sequence[str], cfg: IPOConfig,
+                 seed: int) -> None:
         self.model, self.tokenizer, self.judge, self.detector = model, tokenizer, judge, detector
         self.pool, self.cfg, self.seed = tuple(pool), cfg, seed
 
@@ -128,7 +130,8 @@ class PairBuilder:
             else:
                 counts["unsafe_with_cue"] += 1
             k = self.cfg.triggers_per_prompt
-            chosen_triggers = sample_triggers(self.pool, k * self.cfg.max_rounds, key=f"{i}:{record.prompt}", seed=self.seed)
+            chosen_triggers = sample_triggers(self.pool, k * self.cfg.max_rounds, key=f"{i}:{record.prompt}",
+                                              seed=self.seed)
             for j in range(k):
                 # trigger j for round 1, then the following ones (cyclically) for later rounds
                 order = [chosen_triggers[(j + r * k) % len(chosen_triggers)] for r in range(self.cfg.max_rounds)]
@@ -143,7 +146,8 @@ class PairBuilder:
             if not active:
                 break
             heads = [j.chosen + j.triggers[round_no - 1] + " " for j in active]
-            conts = self._generate([j.prompt_text + j.prefix + h for j, h in zip(active, heads)], f"ipo: round {round_no}")
+            conts = self._generate([j.prompt_text + j.prefix + h for j, h in zip(active, heads)],
+                                   f"ipo: round {round_no}")
             for j, head, cont in zip(active, heads, conts):
                 j.last, j.rounds = head + cont, round_no
             flags = unsafe_flags(self.judge, [j.record for j in active], [j.prefix + j.last for j in active])

@@ -38,7 +38,8 @@ class RolloutScorer:
     first call, and the second reads the cached result. The method names are what TRL logs.
     """
 
-    def __init__(self, judge: Judge, bands: tuple[Band, ...], weights: RewardWeights, log: JsonlLog | None = None) -> None:
+    def __init__(self, judge: Judge, bands: tuple[Band, ...], weights: RewardWeights,
+                 log: JsonlLog | None = None) -> None:
         self.judge = judge
         self.bands = bands
         self.weights = weights

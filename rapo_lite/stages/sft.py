@@ -15,7 +15,8 @@ A resumed stage (a rerun after a crash) trains on the sft_data.jsonl it wrote be
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rapo_lite.chat import render_prompt, strip_template_think_open
 from rapo_lite.data.hygiene import load_training
@@ -136,7 +137,8 @@ def _own_answers(
     counted and left out, so its prompt falls back to the reference (or is dropped).
     """
     todo = [i for i, (r, _, _) in enumerate(kept) if not r.harmful]
-    outs = generate(model, tokenizer, [prompt_texts[i] for i in todo], max_new_tokens=recipe.sft.continuation_max_new_tokens,
+    outs = generate(model, tokenizer, [prompt_texts[i] for i in todo],
+                    max_new_tokens=recipe.sft.continuation_max_new_tokens,
                     batch_size=recipe.sft.generation_batch_size, seed=recipe.seed, desc="benign answers (policy)")
     answers = {}
     for i, gen in zip(todo, outs):

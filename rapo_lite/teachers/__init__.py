@@ -9,8 +9,9 @@ second pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from rapo_lite.data.records import Record
 from rapo_lite.levels import Band
@@ -32,7 +33,8 @@ class Teacher(Protocol):
     def continuation(self, record: Record, answer: str | None = None) -> str | None: ...
 
 
-def make_teacher(kind: str, bands: Sequence[Band], sft: Any, seed: int, model: Any = None, tokenizer: Any = None) -> Teacher:
+def make_teacher(kind: str, bands: Sequence[Band], sft: Any, seed: int, model: Any = None,
+                 tokenizer: Any = None) -> Teacher:
     """Build the teacher named in `sft.teacher` (the recipe's SFTConfig)."""
     if kind == "template":
         from rapo_lite.teachers.template import TemplateTeacher

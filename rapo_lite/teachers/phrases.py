@@ -9,7 +9,6 @@ joins them lives in template.py.
 
 from __future__ import annotations
 
-
 # ---------------------------------------------------------------------------- features in words
 
 FEATURE_PHRASES: tuple[tuple[str, str], ...] = (

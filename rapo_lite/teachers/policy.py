@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.data.records import Record

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -22,13 +23,15 @@ class EndpointTeacher:
 
     def analyses(self, records: Sequence[Record], levels: Sequence[int]) -> list[Draft]:
         drafts = []
-        for record, level in tqdm(list(zip(records, levels)), desc="safety analyses (endpoint)", unit="prompt", leave=False):
+        for record, level in tqdm(list(zip(records, levels)), desc="safety analyses (endpoint)", unit="prompt",
+                                  leave=False):
             messages = [
                 {"role": "system", "content": analysis_instruction(level, self.bands)},
                 {"role": "user", "content": record.prompt},
             ]
             reply = self.client.chat(
-                messages, max_tokens=self.sft.analysis_max_new_tokens, temperature=self.sft.temperature, top_p=self.sft.top_p
+                messages, max_tokens=self.sft.analysis_max_new_tokens, temperature=self.sft.temperature,
+                top_p=self.sft.top_p,
             )
             drafts.append(Draft(clean_analysis(reply.text), truncated=reply.finish_reason == "length"))
         return drafts

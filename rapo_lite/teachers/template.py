@@ -19,21 +19,12 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from rapo_lite.data.records import Record
 from rapo_lite.levels import DEFAULT_BANDS, Band, band_for
-from rapo_lite.text.lexicon import CODE_FENCE_BLOCK, NUMBERED_ITEM, normalise
-from rapo_lite.text.request import (
-    ALARM,
-    CODE_LINE,
-    LEADING_FILLER,
-    ORDINAL_START,
-    REQUEST_CUE,
-    STEP_ITEM,
-    TRAILING_STOP,
-)
 from rapo_lite.reasoning import (
     THINK_CLOSE,
     analysis_prefill,
@@ -45,6 +36,16 @@ from rapo_lite.reasoning import (
 from rapo_lite.risk import PromptFeatures, prompt_features, reveal_hidden_text
 from rapo_lite.seeding import seeded_rng
 from rapo_lite.teachers import Draft, phrases
+from rapo_lite.text.lexicon import CODE_FENCE_BLOCK, NUMBERED_ITEM, normalise
+from rapo_lite.text.request import (
+    ALARM,
+    CODE_LINE,
+    LEADING_FILLER,
+    ORDINAL_START,
+    REQUEST_CUE,
+    STEP_ITEM,
+    TRAILING_STOP,
+)
 
 # ---------------------------------------------------------------------------- the argument's table
 #
