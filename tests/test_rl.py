@@ -92,6 +92,14 @@ def test_rl_stage_refuses_evaluation_prompts_before_loading_anything(tmp_path):
         rl_stage.run(ctx)
 
 
+def test_rl_stage_refuses_fewer_prompts_than_one_step_needs(tmp_path):
+    # TRL would train zero steps on them and exit cleanly, with no rollout and no error
+    recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}", "rl.prompts_per_step=64"])
+    ctx = SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None)
+    with pytest.raises(RapoError, match=r"rl: \d+ training prompt\(s\) but rl.prompts_per_step=64; lower"):
+        rl_stage.run(ctx)
+
+
 def test_sft_stage_checks_too(tmp_path):
     from rapo_lite.stages import sft
 
