@@ -88,12 +88,10 @@ def generate(
 
     if not prompts:
         return []
-    engine = engine or os.environ.get(ENGINE_ENV) or "auto"
-    if engine not in ENGINES:
-        raise RapoError(f"generation engine {engine!r}: expected one of {', '.join(ENGINES)} (${ENGINE_ENV})")
+    engine = _engine(engine)
     torch.manual_seed(seed)
     eos_ids = _eos_ids(model, tokenizer)
-    if engine != "transformers" and _on_cpu(model):
+    if fast_loop_applies(model, engine):
         from rapo_lite import fastgen
 
         try:
@@ -137,10 +135,18 @@ def generate(
     return [r for r in results if r is not None]
 
 
-def fast_loop_applies(model: Any) -> bool:
-    """Whether the fast CPU loop is to be tried for this model: on the CPU, unless $RAPO_LITE_GENERATION says
-    transformers. (The loop itself still falls back for settings it does not cover.)"""
-    return (os.environ.get(ENGINE_ENV) or "auto") != "transformers" and _on_cpu(model)
+def _engine(engine: str | None) -> str:
+    """The engine asked for: the argument, else $RAPO_LITE_GENERATION, else auto."""
+    engine = engine or os.environ.get(ENGINE_ENV) or "auto"
+    if engine not in ENGINES:
+        raise RapoError(f"generation engine {engine!r}: expected one of {', '.join(ENGINES)} (${ENGINE_ENV})")
+    return engine
+
+
+def fast_loop_applies(model: Any, engine: str | None = None) -> bool:
+    """Whether the fast CPU loop is to be tried for this model: on the CPU, unless the engine (or
+    $RAPO_LITE_GENERATION) says transformers. (The loop itself still falls back for settings it does not cover.)"""
+    return _engine(engine) != "transformers" and _on_cpu(model)
 
 
 def _on_cpu(model: Any) -> bool:
