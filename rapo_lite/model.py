@@ -62,6 +62,22 @@ def compute_dtype(cfg: ModelConfig) -> Any:
     return torch.float32
 
 
+def cpu_autocast_on(cfg: ModelConfig) -> bool:
+    """Whether training on this CPU runs its matrix products in bf16 (`model.cpu_autocast`)."""
+    import torch
+
+    if torch.cuda.is_available() or cfg.cpu_autocast == "fp32":
+        return False
+    return cfg.cpu_autocast == "bf16" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def gradient_checkpointing_on(cfg: ModelConfig) -> bool:
+    """`model.gradient_checkpointing`, with auto resolved: on with a GPU, off on a CPU."""
+    import torch
+
+    return torch.cuda.is_available() if cfg.gradient_checkpointing == "auto" else cfg.gradient_checkpointing == "always"
+
+
 def check_fast_inference(mode: str = "colocate") -> None:
     """rl.fast_inference needs a CUDA GPU and vLLM, in both modes: colocated, vLLM runs on this
     card; with a server, TRL still imports vllm here to send the new weights to the server over
@@ -139,7 +155,7 @@ def _load_unsloth(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int,
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
         bias="none",
-        use_gradient_checkpointing="unsloth",
+        use_gradient_checkpointing="unsloth" if gradient_checkpointing_on(cfg) else False,
         random_state=seed,
     )
     return model, tokenizer
@@ -169,7 +185,7 @@ def _load_transformers(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int)
         device_map={"": 0} if torch.cuda.is_available() else None,
     )
     if cfg.load_in_4bit:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing_on(cfg))
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     torch.manual_seed(seed)  # LoRA A matrices are drawn at random
     peft_config = PeftLoraConfig(

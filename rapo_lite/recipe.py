@@ -58,6 +58,15 @@ class ModelConfig:
     )
     trust_remote_code: bool = _f(False, "Allow a model folder to run its own Python code. "
                                         "Off unless you trust the source.")
+    cpu_autocast: Literal["auto", "bf16", "fp32"] = _f(
+        "auto", "Training on a CPU: run the matrix products in bfloat16 under autocast while the LoRA weights and "
+                "the optimizer state stay float32 (fp32: no autocast). auto: bf16 when the CPU has native bf16 "
+                "(AVX512-BF16 or AMX), about 2.4x faster per step (BENCHMARKS.md). On a GPU, dtype decides."
+    )
+    gradient_checkpointing: Literal["auto", "always", "never"] = _f(
+        "auto", "Recompute activations in the backward pass to save memory. auto: with a GPU, and never on a CPU, "
+                "where memory is plentiful for the models that train there and the recomputation only costs time."
+    )
 
 
 @dataclass

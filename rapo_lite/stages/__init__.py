@@ -26,7 +26,7 @@ def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
     """
     import torch
 
-    from rapo_lite.model import compute_dtype
+    from rapo_lite.model import compute_dtype, cpu_autocast_on, gradient_checkpointing_on
     from rapo_lite.tracking import trainer_fields
 
     dtype = compute_dtype(recipe.model)
@@ -45,8 +45,9 @@ def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
         **trainer_fields(recipe),  # report_to, run_name: the loss, learning rate and rewards reach the tracker
         seed=recipe.seed,
         use_cpu=not on_gpu,
-        bf16=on_gpu and dtype == torch.bfloat16,
+        bf16=(on_gpu and dtype == torch.bfloat16) or cpu_autocast_on(recipe.model),
         fp16=on_gpu and dtype == torch.float16,
+        gradient_checkpointing=gradient_checkpointing_on(recipe.model),
     )
 
 
