@@ -72,7 +72,7 @@ REDUCED = [
     "data.sources=[{name: samples, harmful: true, count: 6}, {name: samples, harmful: false, count: 2}]",
     "sft.max_steps=2", "sft.batch_size=4",
     "rl.sources=[{name: samples, harmful: true, count: 2}]", "rl.max_steps=1", "rl.max_completion_length=24",
-    "rl.prompts_per_step=2",
+    "rl.prompts_per_step=2", "rl.gradient_accumulation_steps=1",
     "eval.sources=[{name: jailbreakbench, count: 3}, {name: strongreject_small, count: 2}, "
     "{name: overrefusal_test, count: 3}]",
     "eval.max_new_tokens=16", "eval.utility_count=4",

@@ -100,6 +100,16 @@ def test_rl_stage_refuses_fewer_prompts_than_one_step_needs(tmp_path):
         rl_stage.run(ctx)
 
 
+def test_rl_stage_counts_every_accumulated_micro_batch_in_one_step(tmp_path):
+    # one optimizer step samples prompts_per_step x gradient_accumulation_steps prompts at once
+    recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}", "rl.prompts_per_step=2",
+                                               "rl.gradient_accumulation_steps=64"])
+    ctx = SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None)
+    with pytest.raises(RapoError, match=r"rl.prompts_per_step=2 x rl.gradient_accumulation_steps=64; lower "
+                                        r"rl.prompts_per_step or rl.gradient_accumulation_steps"):
+        rl_stage.run(ctx)
+
+
 def test_sft_stage_checks_too(tmp_path):
     from rapo_lite.stages import sft
 

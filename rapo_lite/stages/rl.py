@@ -101,12 +101,15 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-def check_enough_prompts(n: int, prompts_per_step: int) -> None:
-    """TRL builds each step from prompts_per_step distinct prompts; with fewer it trains no step at all
-    and says nothing, so the stage refuses first."""
-    if n < prompts_per_step:
-        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={prompts_per_step}; lower "
-                        "rl.prompts_per_step or add prompts to rl.sources")
+def check_enough_prompts(n: int, prompts_per_step: int, accumulation: int = 1) -> None:
+    """TRL samples all of an optimizer step's rollouts at once, from prompts_per_step x
+    gradient_accumulation_steps distinct prompts; with fewer it trains no step at all and says
+    nothing, so the stage refuses first."""
+    if n < prompts_per_step * accumulation:
+        times = f" x rl.gradient_accumulation_steps={accumulation}" if accumulation > 1 else ""
+        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={prompts_per_step}{times}; lower "
+                        "rl.prompts_per_step" + (" or rl.gradient_accumulation_steps" if times else "")
+                        + " or add prompts to rl.sources")
 
 
 def build_dataset(records: list[Any], tokenizer: Any, template_kwargs: dict[str, Any]) -> Any:
@@ -132,11 +135,11 @@ def run(ctx: Any) -> None:
     records = load_training(recipe.training_sources("rl"), recipe.eval.sources, recipe.seed, "rl")
     if not records:
         raise RapoError("rl: no training prompts after filtering; check rl.sources (or data.sources)")
-    check_enough_prompts(len(records), rl.prompts_per_step)
+    check_enough_prompts(len(records), rl.prompts_per_step, rl.gradient_accumulation_steps)
     from rapo_lite.stages import fit, fitting_prompts
 
     records = fitting_prompts(ctx, records, "rl", **rl.chat_template_kwargs)
-    check_enough_prompts(len(records), rl.prompts_per_step)
+    check_enough_prompts(len(records), rl.prompts_per_step, rl.gradient_accumulation_steps)
     judge = make_judge(rl.judge, ctx.model, ctx.tokenizer)
     # The runner has already cut rollouts.jsonl back to the checkpoint this stage resumes from
     # (or emptied it for a fresh start), so rows are only ever appended here.
