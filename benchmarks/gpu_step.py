@@ -213,7 +213,7 @@ def worker(step: str, shape: str, backend: str, work: Path) -> dict:
     import transformers
 
     from rapo_lite.model import load_model
-    from rapo_lite.runner import RunContext
+    from rapo_lite.stages.base import RunContext
 
     recipe = bench_recipe(step, shape, backend, work)
     transformers.set_seed(recipe.seed)

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,6 +45,7 @@ def main() -> None:
     from rapo_lite.model import load_model
     from rapo_lite.recipe import load_recipe
     from rapo_lite.stages import ipo
+    from rapo_lite.stages.base import RunContext
     from rapo_lite.triggers import DEFAULT_TRIGGERS
 
     recipe = load_recipe(
@@ -92,8 +92,7 @@ def main() -> None:
             step_times.append(time.perf_counter() - self.t)
 
     with tempfile.TemporaryDirectory() as out:
-        ctx = SimpleNamespace(recipe=recipe, run_dir=Path(out), model=model, tokenizer=tok,
-                              metrics=JsonlLog(Path(out) / "m.jsonl"))
+        ctx = RunContext(recipe, Path(out), model, tok, JsonlLog(Path(out) / "m.jsonl"))
         import rapo_lite.metrics as metrics_module
 
         real = metrics_module.MetricsCallback

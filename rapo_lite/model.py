@@ -14,11 +14,13 @@ from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir
-from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
 from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, LoraConfig, ModelConfig
 
 UNSLOTH_INSTALL = "pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9"
 VLLM_INSTALL = "pip install vllm (a release built for your torch and CUDA)"
+# Unsloth's default share of the card for vLLM's engine (weights and KV cache). One value for
+# the engine Unsloth starts here, the one TRL starts in the RL stage, and the planner's estimate.
+VLLM_GPU_MEMORY_UTILIZATION = 0.5
 
 
 def resolve_model_path(name: str) -> str:

@@ -22,10 +22,15 @@ measurements. No GPU was available when they were written (see BENCHMARKS.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.errors import RapoError
+
+if TYPE_CHECKING:
+    from rapo_lite.recipe import DetectorConfig, Recipe
+    from rapo_lite.stages.base import Stage
 
 GIB = 1024**3
 MIB = 1024**2
@@ -57,10 +62,6 @@ CUDA_CONTEXT_BYTES = 512 * MIB
 # PyTorch's caching allocator holds some freed blocks it cannot reuse for a differently sized
 # request; 10% of the tensors' peak is the usual order on a long training run.
 ALLOCATOR_SLACK = 0.10
-# Unsloth's default share of the card for vLLM's engine (weights and KV cache) with
-# fast_inference; model.py passes the same value when it loads with vLLM.
-VLLM_GPU_MEMORY_UTILIZATION = 0.5
-
 LORA_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -260,71 +261,60 @@ def compute_bytes_of(dtype: str) -> int:
     return 4 if dtype == "float32" else 2
 
 
-def plan_recipe(recipe: Any, shape: ModelShape, setup: Setup = Setup()) -> list[StagePlan]:
-    """One StagePlan per stage of the recipe, in its order."""
-    builders = {"sft": _sft, "rl": _rl, "ipo": _ipo, "eval": _eval}
-    ctx = _Ctx(recipe, shape, setup)
-    return [builders[stage](ctx) for stage in recipe.stages]
+def plan_recipe(recipe: Recipe, shape: ModelShape, setup: Setup = Setup()) -> list[StagePlan]:
+    """One StagePlan per stage of the recipe, in its order; each stage sizes its own phases."""
+    from rapo_lite.stages.registry import STAGES  # imported here: the stage modules import this one
+
+    planner = Planner(recipe, shape, setup, [STAGES[name] for name in recipe.stages])
+    return [STAGES[name].plan(planner) for name in recipe.stages]
 
 
-class _Ctx:
-    """Shared arithmetic for one recipe on one shape."""
+class Planner:
+    """The memory arithmetic of one recipe on one shape, which each stage's `plan` fills in.
 
-    def __init__(self, recipe: Any, shape: ModelShape, setup: Setup) -> None:
+    A stage knows its own batch sizes and token caps; this class turns them into terms: what
+    stays on the card (`resident`) and the phases a stage runs (`generation`, `judging`,
+    `training`), which `stage_plan` puts together. `stages` are the recipe's own: whatever one
+    of them loads for the whole run is resident in every stage's plan.
+    """
+
+    def __init__(self, recipe: Recipe, shape: ModelShape, setup: Setup = Setup(),
+                 stages: Sequence[Stage] = ()) -> None:
         self.recipe, self.shape, self.setup = recipe, shape, setup
         self.model = recipe.model
         self.cb = compute_bytes_of(recipe.model.dtype)
         self.prompt = setup.prompt_tokens
         self.weights = weight_bytes(shape, recipe.model.load_in_4bit, self.cb)
         self.lora = lora_params(shape, recipe.lora.r, list(recipe.lora.target_modules))
-        self.vllm = recipe.rl.fast_inference and "rl" in recipe.stages  # rollouts sampled by vLLM, not generate()
-        # a vLLM server holds its engine on its own card; only a colocated one takes a share of this one
-        self.vllm_here = self.vllm and recipe.rl.vllm_mode == "colocate"
+        self._stages = tuple(dict.fromkeys(stages))  # a stage listed twice loads what it needs once
+        self._resident: tuple[Term, ...] | None = None
 
     def resident(self) -> tuple[Term, ...]:
-        kind = ("nf4 4-bit weights (with quant constants; embeddings 16-bit)" if self.model.load_in_4bit
-                else "16-bit weights")
-        terms = [
-            Term(kind, self.weights, "a smaller model" if self.model.load_in_4bit else "model.load_in_4bit=true"),
-            Term(f"LoRA weights + AdamW state ({self.lora / 1e6:.1f}M params)", self.lora * LORA_RESIDENT_BYTES,
-                 "lora.r or lora.target_modules"),
-        ]
-        if self.vllm_here:
-            terms.append(Term("vLLM engine (rl.fast_inference)", self.vllm_pool(),
-                              "rl.fast_inference=false, or a card with more memory"))
-        return tuple(terms)
+        """What every stage of the run has on the card: the weights, the LoRA state, and what a
+        stage of the recipe loads with the model for the whole run."""
+        if self._resident is None:
+            kind = ("nf4 4-bit weights (with quant constants; embeddings 16-bit)" if self.model.load_in_4bit
+                    else "16-bit weights")
+            self._resident = (
+                Term(kind, self.weights, "a smaller model" if self.model.load_in_4bit else "model.load_in_4bit=true"),
+                Term(f"LoRA weights + AdamW state ({self.lora / 1e6:.1f}M params)", self.lora * LORA_RESIDENT_BYTES,
+                     "lora.r or lora.target_modules"),
+                *(term for stage in self._stages for term in stage.run_terms(self)),
+            )
+        return self._resident
 
-    def vllm_pool(self) -> int:
-        """What vLLM's engine adds: its share of the card, at least the KV cache of one generation batch.
-
-        Unsloth's engine runs on the policy's own weights, so they count once; TRL's colocated
-        engine (transformers backend) loads its own 16-bit copy inside its share.
-        """
-        rl = self.recipe.rl
-        needed = (self.generation_batch() * (self.prompt + rl.max_completion_length)
-                  * kv_bytes_per_token(self.shape, self.cb))
-        if self.model.backend != "unsloth":
-            needed += weight_bytes(self.shape, False, self.cb)
-        if self.setup.gpu_memory is None:
-            return needed
-        share = round(VLLM_GPU_MEMORY_UTILIZATION * self.setup.gpu_memory)
-        return max(share - self.weights if self.model.backend == "unsloth" else share, needed)
-
-    def generation_batch(self) -> int:
-        # TRL generates a whole optimizer step's completions at once (steps_per_generation
-        # defaults to gradient_accumulation_steps).
-        rl = self.recipe.rl
-        return rl.prompts_per_step * rl.num_generations * rl.gradient_accumulation_steps
+    def kv_cache_bytes(self, sequences: int, length: int) -> int:
+        return sequences * length * kv_bytes_per_token(self.shape, self.cb)
 
     def generation(self, name: str, batch: int, new_tokens: int, knob: str, prompt: int | None = None) -> Phase:
         prompt = self.prompt if prompt is None else prompt
         length = prompt + new_tokens
         return Phase(name, f"{batch} sequences x {length} tokens", (
-            Term("KV cache", batch * length * kv_bytes_per_token(self.shape, self.cb), knob),
+            Term("KV cache", self.kv_cache_bytes(batch, length), knob),
             Term("prefill + sampling buffers", generation_workspace_bytes(self.shape, batch, prompt, self.cb), knob),
         ))
 
-    def judging(self, name: str, cfg: Any, judged_tokens: int, field: str) -> Phase | None:
+    def judging(self, name: str, cfg: DetectorConfig, judged_tokens: int, field: str) -> Phase | None:
         """A `model` judge runs on the policy's own weights (adapter off): only its KV cache costs."""
         if cfg.kind != "model":
             return None
@@ -343,54 +333,9 @@ class _Ctx:
             Term("log-probs (TRL's fused, tiled LM head)", logit_bytes(self.shape, tokens, self.cb), knob),
         ))
 
-
-def _stage(name: str, ctx: _Ctx, *phases: Phase | None) -> StagePlan:
-    return StagePlan(name, ctx.resident(), tuple(p for p in phases if p is not None))
-
-
-def _sft(ctx: _Ctx) -> StagePlan:
-    sft = ctx.recipe.sft
-    new = sft.analysis_max_new_tokens + sft.continuation_max_new_tokens
-    length = min(ctx.model.max_seq_length, ctx.prompt + new)
-    return _stage("sft", ctx,
-                  ctx.generation("generation", sft.generation_batch_size, new,
-                                 "sft.generation_batch_size or sft.continuation_max_new_tokens"),
-                  ctx.training(sft.batch_size, length, "sft.batch_size or model.max_seq_length"))
-
-
-def _rl(ctx: _Ctx) -> StagePlan:
-    rl = ctx.recipe.rl
-    length = ctx.prompt + rl.max_completion_length
-    generation = None if ctx.vllm else ctx.generation(
-        "generation", ctx.generation_batch(), rl.max_completion_length,
-        "rl.max_completion_length, rl.prompts_per_step or rl.gradient_accumulation_steps (one optimizer step's "
-        "completions are sampled at once), or rl.fast_inference=true with vLLM")
-    return _stage("rl", ctx, generation,
-                  ctx.judging("judging", rl.judge, rl.max_completion_length, "rl.judge"),
-                  ctx.training(rl.prompts_per_step * rl.num_generations, length,
-                               "rl.prompts_per_step or rl.max_completion_length"))
-
-
-def _ipo(ctx: _Ctx) -> StagePlan:
-    ipo = ctx.recipe.ipo
-    # A continuation is sampled after a prefix of the trace, so it can reach two token caps.
-    new = 2 * ipo.max_new_tokens
-    length = min(ctx.model.max_seq_length, ctx.prompt + new)
-    return _stage("ipo", ctx,
-                  ctx.generation("generation", ipo.generation_batch_size, new,
-                                 "ipo.generation_batch_size or ipo.max_new_tokens"),
-                  ctx.judging("judging", ipo.judge, ipo.max_new_tokens, "ipo.judge"),
-                  ctx.judging("cue finding", ipo.cue_detector, ipo.max_new_tokens, "ipo.cue_detector"),
-                  # DPO runs chosen and rejected of every pair in one batch.
-                  ctx.training(2 * ipo.batch_size, length, "ipo.batch_size or ipo.max_new_tokens"))
-
-
-def _eval(ctx: _Ctx) -> StagePlan:
-    ev = ctx.recipe.eval
-    return _stage("eval", ctx,
-                  ctx.generation("generation", ev.batch_size, ev.max_new_tokens,
-                                 "eval.batch_size or eval.max_new_tokens"),
-                  ctx.judging("judging", ev.judge, ev.max_new_tokens, "eval.judge"))
+    def stage_plan(self, name: str, *phases: Phase | None) -> StagePlan:
+        """A stage's plan from the phases it runs; None stands for a phase this recipe skips."""
+        return StagePlan(name, self.resident(), tuple(p for p in phases if p is not None))
 
 
 # ------------------------------------------------------------------------------- verdicts
@@ -425,7 +370,7 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.2f} GiB"
 
 
-def render(plans: list[StagePlan], shape: ModelShape, recipe: Any, source: str, setup: Setup) -> str:
+def render(plans: list[StagePlan], shape: ModelShape, recipe: Recipe, source: str, setup: Setup) -> str:
     """The plan as text: one summary row per stage, then each stage's terms at its peak."""
     m = recipe.model
     lines = [

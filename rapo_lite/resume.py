@@ -20,16 +20,18 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, Recipe, load_recipe, to_dict
 
+if TYPE_CHECKING:
+    from rapo_lite.stages.base import RunContext
+
 STATE_FILE = "state.json"
 RESUME_FILE = "resume.json"  # inside each checkpoint folder
-METRICS_FILE = "metrics.jsonl"
-ROLLOUTS_FILE = "rollouts.jsonl"
+METRICS_FILE = "metrics.jsonl"  # every stage's rows, told apart by their `stage` column
 
 # What every stage trains on. With the sections of the training stages that have started,
 # these keys are a run folder's identity; the rest (stages, eval, output folders, the
@@ -146,10 +148,11 @@ class RunState:
     def forget(self) -> None:
         """Drop what a run that kept nothing recorded: its identity and its logs, whose rows
         belong to stages that will start over (or not run at all)."""
+        from rapo_lite.stages.registry import stage_logs
         from rapo_lite.tracking import TB_DIR
 
         self.identity, self.finished, self.running = {}, {}, None
-        for name in (METRICS_FILE, ROLLOUTS_FILE):
+        for name in (METRICS_FILE, *stage_logs()):
             with contextlib.suppress(FileNotFoundError):
                 (self.run_dir / name).unlink()
         shutil.rmtree(self.run_dir / TB_DIR, ignore_errors=True)
@@ -234,11 +237,14 @@ def drop_checkpoints(run_dir: Path, stage: str) -> None:
 
 def stage_logs(run_dir: Path, stage: str) -> dict[Path, Callable[[dict[str, Any]], bool]]:
     """The logs a stage appends to, each with a test for which of its rows are the stage's."""
+    # Imported here, not at the top: the stage modules import this module's checkpoint helpers.
+    from rapo_lite.stages.registry import STAGES
+
     logs: dict[Path, Callable[[dict[str, Any]], bool]] = {
         Path(run_dir) / METRICS_FILE: lambda row: row.get("stage") == stage
     }
-    if stage == "rl":
-        logs[Path(run_dir) / ROLLOUTS_FILE] = lambda row: True
+    for name in STAGES[stage].logs:
+        logs[Path(run_dir) / name] = lambda row: True
     return logs
 
 
@@ -299,10 +305,10 @@ def prepare_stage(run_dir: Path, stage: str) -> Path | None:
     return checkpoint
 
 
-def reuse_rows(ctx: Any, name: str) -> list[dict[str, Any]] | None:
-    """The data a resumed stage trained on (e.g. sft_data.jsonl), so that it continues on the
-    very same examples; None when the stage starts fresh and builds them."""
+def reuse_rows(ctx: RunContext, name: str) -> list[dict[str, Any]] | None:
+    """The rows a resumed stage had built and trained on (the run file `name`), so that it
+    continues on the very same examples; None when the stage starts fresh and builds them."""
     path = Path(ctx.run_dir) / name
-    if getattr(ctx, "resume", None) is None or not path.is_file():
+    if ctx.resume is None or not path.is_file():
         return None
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

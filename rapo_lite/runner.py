@@ -7,11 +7,8 @@ to a different recipe unless `restart` is set.
 
 from __future__ import annotations
 
-import importlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
@@ -25,25 +22,8 @@ from rapo_lite.resume import (
     prepare_stage,
     stage_mark,
 )
-
-# Stage name -> module with a `run(ctx)` function; recipe.validate() has already refused any
-# other name, before a model is loaded.
-STAGE_MODULES = {
-    "sft": "rapo_lite.stages.sft",
-    "rl": "rapo_lite.stages.rl",
-    "ipo": "rapo_lite.stages.ipo",
-    "eval": "rapo_lite.stages.eval",
-}
-
-
-@dataclass
-class RunContext:
-    recipe: Recipe
-    run_dir: Path
-    model: Any
-    tokenizer: Any
-    metrics: JsonlLog
-    resume: Path | None = None  # the checkpoint the current stage continues from, if any
+from rapo_lite.stages.base import RunContext
+from rapo_lite.stages.registry import STAGES
 
 
 def pending_stages(recipe: Recipe, state: RunState) -> list[str]:
@@ -202,7 +182,7 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
         ctx.resume = prepare_stage(run_dir, stage)
         print(f"[rapo-lite] stage {stage}" + (f" (resuming from {ctx.resume})" if ctx.resume else ""))
         state.begin(recipe, stage)
-        importlib.import_module(STAGE_MODULES[stage]).run(ctx)
+        STAGES[stage].run(ctx)  # recipe.validate() has refused unknown names before the model loaded
         write_cards(recipe, run_dir, state, stage)
         keep_stage_adapter(run_dir, stage)
         if stage == "eval":

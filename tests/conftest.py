@@ -32,3 +32,12 @@ def saved_lora_b(run_dir):
 
     weights = load_file(Path(run_dir) / "adapter" / "adapter_model.safetensors")
     return [v for k, v in weights.items() if "lora_B" in k]
+
+
+def context_without_model(recipe, run_dir):
+    """The RunContext the runner would hand a stage, minus the model: for stages that must stop
+    on a recipe or data problem before they touch one."""
+    from rapo_lite.io import JsonlLog
+    from rapo_lite.stages.base import RunContext
+
+    return RunContext(recipe, Path(run_dir), None, None, JsonlLog(Path(run_dir) / "metrics.jsonl"))

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from rapo_lite.errors import RapoError
-from rapo_lite.model import load_model
-from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
+from rapo_lite.model import VLLM_GPU_MEMORY_UTILIZATION, load_model
 from rapo_lite.recipe import help_text, load_recipe
 from rapo_lite.stages import rl as rl_stage
 

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import needs_unsloth, saved_lora_b
+from conftest import context_without_model, needs_unsloth, saved_lora_b
 from rapo_lite.data.records import Record
 from rapo_lite.errors import RapoError
 from rapo_lite.io import read_jsonl
@@ -220,9 +220,7 @@ def test_bad_ipo_settings_are_named(override, message, tmp_path):
     if override.startswith("ipo.triggers"):
         recipe = load_recipe("recipes/tiny-ipo.yaml", [override, f"output_dir={tmp_path}", "stages=[ipo]"])
         with pytest.raises(RapoError, match=message):
-            from types import SimpleNamespace
-
-            ipo.run(SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None))
+            ipo.run(context_without_model(recipe, tmp_path))
         return
     with pytest.raises(RapoError, match=message):
         load_recipe("recipes/tiny-ipo.yaml", [override])

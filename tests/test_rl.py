@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import needs_unsloth, saved_lora_b
+from conftest import context_without_model, needs_unsloth, saved_lora_b
 from rapo_lite import fastgen
 from rapo_lite.data.hygiene import check_disjoint, normalise_prompt
 from rapo_lite.data.records import Record
@@ -87,7 +87,7 @@ def test_rl_stage_refuses_evaluation_prompts_before_loading_anything(tmp_path):
         "recipes/tiny.yaml",
         [f"output_dir={tmp_path}", "eval.sources=[{name: samples, harmful: true}]"],
     )
-    ctx = SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None)
+    ctx = context_without_model(recipe, tmp_path)
     with pytest.raises(RapoError, match="rl: 8 training prompt"):
         rl_stage.run(ctx)
 
@@ -95,7 +95,7 @@ def test_rl_stage_refuses_evaluation_prompts_before_loading_anything(tmp_path):
 def test_rl_stage_refuses_fewer_prompts_than_one_step_needs(tmp_path):
     # TRL would train zero steps on them and exit cleanly, with no rollout and no error
     recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}", "rl.prompts_per_step=64"])
-    ctx = SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None)
+    ctx = context_without_model(recipe, tmp_path)
     with pytest.raises(RapoError, match=r"rl: \d+ training prompt\(s\) but rl.prompts_per_step=64; lower"):
         rl_stage.run(ctx)
 
@@ -116,7 +116,7 @@ def test_sft_stage_checks_too(tmp_path):
     recipe = load_recipe("recipes/tiny.yaml",
                          [f"output_dir={tmp_path}", "eval.sources=[{name: samples, harmful: false}]"])
     with pytest.raises(RapoError, match="sft: 24 training prompt"):
-        sft.run(SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None))
+        sft.run(context_without_model(recipe, tmp_path))
 
 
 # ---------------------------------------------------------------------------- recipe

@@ -1,4 +1,4 @@
-"""Training stages; each module has a `run(ctx)` that the runner calls in recipe order.
+"""The stages: one module each, declared in its `STAGE` (base.py) and listed in registry.py.
 
 What the training stages share lives here: the TrainingArguments they set alike, their
 callbacks, `fit` (train, resuming from a checkpoint, stopping on a NaN loss) and the
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.errors import RapoError
+
+if TYPE_CHECKING:
+    from rapo_lite.stages.base import RunContext
 
 # Checkpoints kept per stage: the newest can be cut short by a kill while it is written,
 # and the one before it is then what a rerun resumes from.
@@ -51,7 +54,7 @@ def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
     )
 
 
-def stage_callbacks(ctx: Any, stage: str) -> list[Any]:
+def stage_callbacks(ctx: RunContext, stage: str) -> list[Any]:
     """The callbacks of every training stage: metrics.jsonl, resume marks, the NaN guard."""
     from rapo_lite.metrics import MetricsCallback
     from rapo_lite.stages.callbacks import FiniteLossGuard, ResumeMarkCallback
@@ -59,7 +62,7 @@ def stage_callbacks(ctx: Any, stage: str) -> list[Any]:
     return [MetricsCallback(ctx.metrics, stage), ResumeMarkCallback(ctx.run_dir, stage), FiniteLossGuard(stage)]
 
 
-def fit(ctx: Any, trainer: Any, stage: str) -> None:
+def fit(ctx: RunContext, trainer: Any, stage: str) -> None:
     """`trainer.train()`, continuing from `ctx.resume` when the runner found a checkpoint.
 
     A NaN or inf loss stops the stage: the weights of the last finished step are saved as a
@@ -70,7 +73,7 @@ def fit(ctx: Any, trainer: Any, stage: str) -> None:
     from rapo_lite.stages.callbacks import NonFiniteLoss
     from rapo_lite.tracking import attach_tensorboard, end_stage
 
-    resume = getattr(ctx, "resume", None)
+    resume = ctx.resume
     if resume:
         _keep_dtypes_on_resume(trainer)
     attach_tensorboard(trainer, ctx.run_dir, stage, resume)
@@ -112,7 +115,7 @@ def _keep_dtypes_on_resume(trainer: Any) -> None:
     trainer._load_from_checkpoint = load_then_cast
 
 
-def fitting_prompts(ctx: Any, records: Sequence[Any], stage: str, **template_kwargs: Any) -> list[Any]:
+def fitting_prompts(ctx: RunContext, records: Sequence[Any], stage: str, **template_kwargs: Any) -> list[Any]:
     """The records whose chat-templated prompt fits in model.max_seq_length tokens.
 
     Longer ones are skipped and counted (metrics.jsonl `data/too_long`), or refused with an

@@ -19,7 +19,7 @@ import contextlib
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite import utility as mc
 from rapo_lite.chat import render_prompt
@@ -36,7 +36,11 @@ from rapo_lite.reasoning import parse_completion
 from rapo_lite.recipe import TRAINING_STAGES, JudgeConfig, Recipe
 from rapo_lite.rewards import Rollout, rapo_rewards
 from rapo_lite.risk import estimate_level
+from rapo_lite.stages.base import RunContext, Stage
 from rapo_lite.text.refusal import gives_content, is_refusal
+
+if TYPE_CHECKING:
+    from rapo_lite.planner import Planner, StagePlan
 
 
 def judge_samples(
@@ -92,7 +96,7 @@ def as_model(model: Any, name: str) -> Any:
     return model.disable_adapter() if name == "base" else contextlib.nullcontext()
 
 
-def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
+def utility(ctx: RunContext, recipe: Recipe, model_names: list[str], settings: dict[str, Any]) -> list[dict[str, Any]]:
     """MMLU multiple choice per evaluated model, as eval.utility_mode says.
 
     loglik (default): the option letter the model finds most likely after lm-eval's MMLU context
@@ -129,7 +133,7 @@ def utility(ctx: Any, recipe: Recipe, model_names: list[str], settings: dict[str
     return rows
 
 
-def run(ctx: Any) -> None:
+def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.eval
     started = time.perf_counter()
@@ -189,3 +193,14 @@ def run(ctx: Any) -> None:
     print(report)
     print(f"[rapo-lite] eval: {len(records)} prompts x {len(models)} model(s) "
           f"in {time.perf_counter() - started:.1f} s; written to {out}")
+
+
+def plan(p: Planner) -> StagePlan:
+    ev = p.recipe.eval
+    return p.stage_plan("eval",
+                        p.generation("generation", ev.batch_size, ev.max_new_tokens,
+                                     "eval.batch_size or eval.max_new_tokens"),
+                        p.judging("judging", ev.judge, ev.max_new_tokens, "eval.judge"))
+
+
+STAGE = Stage("eval", run, plan)

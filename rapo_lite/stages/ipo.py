@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.cues import make_cue_detector, steps
@@ -36,7 +36,11 @@ from rapo_lite.judges import AnswerQuery, Judge, make_judge
 from rapo_lite.reasoning import THINK_CLOSE, THINK_OPEN, format_completion, parse_completion
 from rapo_lite.recipe import IPOConfig, Recipe
 from rapo_lite.resume import reuse_rows
+from rapo_lite.stages.base import RunContext, Stage
 from rapo_lite.triggers import DEFAULT_TRIGGERS, check_pool, sample_triggers
+
+if TYPE_CHECKING:
+    from rapo_lite.planner import Planner, StagePlan
 
 # The rejected side of a benign pair: an over-cautious refusal of a harmless request.
 OVER_REFUSAL_THINKING = "Okay, this request mentions something that could be risky, so I had better not help with it."
@@ -219,7 +223,7 @@ class PairBuilder:
         return pairs, counts
 
 
-def run(ctx: Any) -> None:
+def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.ipo
     records = load_training(recipe.training_sources("ipo"), recipe.eval.sources, recipe.seed, "ipo")
@@ -266,14 +270,14 @@ def run(ctx: Any) -> None:
     train_and_save(ctx, pairs)
 
 
-def train_and_save(ctx: Any, pairs: list[dict[str, Any]]) -> None:
+def train_and_save(ctx: RunContext, pairs: list[dict[str, Any]]) -> None:
     from rapo_lite.model import save_adapter
 
     train(ctx, pairs)
     save_adapter(ctx.model, ctx.tokenizer, ctx.run_dir / "adapter")
 
 
-def train(ctx: Any, pairs: list[dict[str, Any]]) -> None:
+def train(ctx: RunContext, pairs: list[dict[str, Any]]) -> None:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -302,3 +306,20 @@ def train(ctx: Any, pairs: list[dict[str, Any]]) -> None:
         callbacks=stage_callbacks(ctx, "ipo"),
     )
     fit(ctx, trainer, "ipo")
+
+
+def plan(p: Planner) -> StagePlan:
+    ipo = p.recipe.ipo
+    # A continuation is sampled after a prefix of the trace, so it can reach two token caps.
+    new = 2 * ipo.max_new_tokens
+    length = min(p.recipe.model.max_seq_length, p.prompt + new)
+    return p.stage_plan("ipo",
+                        p.generation("generation", ipo.generation_batch_size, new,
+                                     "ipo.generation_batch_size or ipo.max_new_tokens"),
+                        p.judging("judging", ipo.judge, ipo.max_new_tokens, "ipo.judge"),
+                        p.judging("cue finding", ipo.cue_detector, ipo.max_new_tokens, "ipo.cue_detector"),
+                        # DPO runs chosen and rejected of every pair in one batch.
+                        p.training(2 * ipo.batch_size, length, "ipo.batch_size or ipo.max_new_tokens"))
+
+
+STAGE = Stage("ipo", run, plan)

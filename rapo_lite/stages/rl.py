@@ -22,13 +22,32 @@ from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog
 from rapo_lite.judges import Judge, make_judge
 from rapo_lite.levels import Band
+from rapo_lite.model import VLLM_GPU_MEMORY_UTILIZATION
+from rapo_lite.planner import Term, weight_bytes
 from rapo_lite.reasoning import parse_completion
-from rapo_lite.recipe import Recipe
-from rapo_lite.resume import ROLLOUTS_FILE, checkpoint_dir
+from rapo_lite.recipe import Recipe, RLConfig
+from rapo_lite.resume import checkpoint_dir
 from rapo_lite.rewards import CASES, RewardBreakdown, RewardWeights, Rollout, rapo_rewards
+from rapo_lite.stages.base import RunContext, Stage
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
+
+    from rapo_lite.planner import Planner, StagePlan
+
+# One line per scored completion; every row is this stage's, so resume cuts it back as a whole.
+ROLLOUTS_FILE = "rollouts.jsonl"
+
+
+def step_batch(rl: RLConfig) -> int:
+    """Completions in one micro-batch: every prompt of it sampled num_generations times."""
+    return rl.prompts_per_step * rl.num_generations
+
+
+def generation_batch(rl: RLConfig) -> int:
+    """Completions sampled at once: TRL generates a whole optimizer step's worth together
+    (steps_per_generation defaults to gradient_accumulation_steps)."""
+    return step_batch(rl) * rl.gradient_accumulation_steps
 
 
 class RolloutScorer:
@@ -129,7 +148,7 @@ def build_dataset(records: list[Any], tokenizer: Any, template_kwargs: dict[str,
     )
 
 
-def run(ctx: Any) -> None:
+def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     rl = recipe.rl
     records = load_training(recipe.training_sources("rl"), recipe.eval.sources, recipe.seed, "rl")
@@ -149,7 +168,7 @@ def run(ctx: Any) -> None:
     trainer = build_trainer(ctx, scorer, build_dataset(records, ctx.tokenizer, rl.chat_template_kwargs))
     from rapo_lite.tracking import attach_tensorboard
 
-    scorer.text = attach_tensorboard(trainer, ctx.run_dir, "rl", getattr(ctx, "resume", None))
+    scorer.text = attach_tensorboard(trainer, ctx.run_dir, "rl", ctx.resume)
     fit(ctx, trainer, "rl")
     ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **judge.counters()})
 
@@ -175,7 +194,7 @@ def grpo_args(recipe: Recipe, output_dir: str) -> Any:
         loss_type=rl.loss_type,
         scale_rewards=rl.scale_rewards,
         reward_weights=list(rl.reward_weights),
-        per_device_train_batch_size=rl.prompts_per_step * rl.num_generations,
+        per_device_train_batch_size=step_batch(rl),
         **_completion_table(recipe),
         **trainer_args(recipe, rl, output_dir),
     )
@@ -207,13 +226,11 @@ def _vllm_args(recipe: Recipe) -> dict[str, Any]:
         server = rl.vllm_server
         return dict(use_vllm=True, vllm_mode="server", vllm_server_host=server.host, vllm_server_port=server.port,
                     vllm_server_timeout=server.timeout_s)
-    from rapo_lite.planner import VLLM_GPU_MEMORY_UTILIZATION
-
     return dict(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
                 vllm_max_model_length=recipe.model.max_seq_length)
 
 
-def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: list[Any] | None = None) -> Any:
+def build_trainer(ctx: RunContext, scorer: RolloutScorer, dataset: Any, reward_funcs: list[Any] | None = None) -> Any:
     from trl import GRPOTrainer
 
     from rapo_lite import trl_compat
@@ -237,3 +254,48 @@ def build_trainer(ctx: Any, scorer: RolloutScorer, dataset: Any, reward_funcs: l
 
         fastgen.route_rollouts(trainer)
     return trainer
+
+
+# ------------------------------------------------------------------------------ memory plan
+
+
+def plan(p: Planner) -> StagePlan:
+    rl = p.recipe.rl
+    length = p.prompt + rl.max_completion_length
+    # With fast_inference vLLM samples the rollouts: in its share of this card (vllm_engine) or on its server.
+    generation = None if rl.fast_inference else p.generation(
+        "generation", generation_batch(rl), rl.max_completion_length,
+        "rl.max_completion_length, rl.prompts_per_step or rl.gradient_accumulation_steps (one optimizer step's "
+        "completions are sampled at once), or rl.fast_inference=true with vLLM")
+    return p.stage_plan("rl", generation,
+                        p.judging("judging", rl.judge, rl.max_completion_length, "rl.judge"),
+                        p.training(step_batch(rl), length, "rl.prompts_per_step or rl.max_completion_length"))
+
+
+def vllm_engine(p: Planner) -> tuple[Term, ...]:
+    """A colocated vLLM engine starts with the model, so its share of the card is gone for every
+    stage of the run; a vLLM server holds its engine on its own card."""
+    rl = p.recipe.rl
+    if not (rl.fast_inference and rl.vllm_mode == "colocate"):
+        return ()
+    return (Term("vLLM engine (rl.fast_inference)", _vllm_pool(p),
+                 "rl.fast_inference=false, or a card with more memory"),)
+
+
+def _vllm_pool(p: Planner) -> int:
+    """vLLM's share of the card, and never less than the KV cache of one generation batch.
+
+    Unsloth's engine runs on the policy's own weights, so they count once; TRL's colocated
+    engine (transformers backend) loads its own 16-bit copy inside its share.
+    """
+    rl, unsloth = p.recipe.rl, p.recipe.model.backend == "unsloth"
+    needed = p.kv_cache_bytes(generation_batch(rl), p.prompt + rl.max_completion_length)
+    if not unsloth:
+        needed += weight_bytes(p.shape, False, p.cb)
+    if p.setup.gpu_memory is None:
+        return needed
+    share = round(VLLM_GPU_MEMORY_UTILIZATION * p.setup.gpu_memory)
+    return max(share - p.weights if unsloth else share, needed)
+
+
+STAGE = Stage("rl", run, plan, logs=(ROLLOUTS_FILE,), run_terms=vllm_engine)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapo_lite.chat import render_prompt, strip_template_think_open
 from rapo_lite.data.hygiene import load_training
@@ -29,10 +29,14 @@ from rapo_lite.reasoning import THINK_CLOSE, analysis_prefill, complete_sentence
 from rapo_lite.recipe import Recipe
 from rapo_lite.resume import reuse_rows
 from rapo_lite.risk import estimate_level
+from rapo_lite.stages.base import RunContext, Stage
 from rapo_lite.teachers import Teacher, make_teacher
 
+if TYPE_CHECKING:
+    from rapo_lite.planner import Planner, StagePlan
 
-def run(ctx: Any) -> None:
+
+def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     records = load_training(recipe.training_sources("sft"), recipe.eval.sources, recipe.seed, "sft")
     examples = reuse_rows(ctx, "sft_data.jsonl")
@@ -46,7 +50,7 @@ def run(ctx: Any) -> None:
         save_merged_16bit(recipe.model, adapter_dir, ctx.run_dir / "merged_16bit")
 
 
-def prepare(ctx: Any, records: list[Record]) -> list[dict[str, Any]]:
+def prepare(ctx: RunContext, records: list[Record]) -> list[dict[str, Any]]:
     """Write the warm-up examples to sft_data.jsonl and their counts to metrics.jsonl."""
     from rapo_lite.stages import fitting_prompts
 
@@ -150,7 +154,7 @@ def _own_answers(
     return answers
 
 
-def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
+def train(ctx: RunContext, examples: list[dict[str, Any]]) -> None:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -179,3 +183,17 @@ def train(ctx: Any, examples: list[dict[str, Any]]) -> None:
         callbacks=stage_callbacks(ctx, "sft"),
     )
     fit(ctx, trainer, "sft")
+
+
+def plan(p: Planner) -> StagePlan:
+    sft = p.recipe.sft
+    # pass 2 samples the continuation after the pass-1 analysis, so one sequence holds both
+    new = sft.analysis_max_new_tokens + sft.continuation_max_new_tokens
+    length = min(p.recipe.model.max_seq_length, p.prompt + new)
+    return p.stage_plan("sft",
+                        p.generation("generation", sft.generation_batch_size, new,
+                                     "sft.generation_batch_size or sft.continuation_max_new_tokens"),
+                        p.training(sft.batch_size, length, "sft.batch_size or model.max_seq_length"))
+
+
+STAGE = Stage("sft", run, plan)
