@@ -104,7 +104,7 @@ def test_rl_stage_counts_every_accumulated_micro_batch_in_one_step(tmp_path):
     # one optimizer step samples prompts_per_step x gradient_accumulation_steps prompts at once
     recipe = load_recipe("recipes/tiny.yaml", [f"output_dir={tmp_path}", "rl.prompts_per_step=2",
                                                "rl.gradient_accumulation_steps=64"])
-    ctx = SimpleNamespace(recipe=recipe, run_dir=tmp_path, model=None, tokenizer=None)
+    ctx = context_without_model(recipe, tmp_path)
     with pytest.raises(RapoError, match=r"rl.prompts_per_step=2 x rl.gradient_accumulation_steps=64; lower "
                                         r"rl.prompts_per_step or rl.gradient_accumulation_steps"):
         rl_stage.run(ctx)
