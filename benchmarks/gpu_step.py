@@ -178,7 +178,7 @@ def run_rl(ctx, probe) -> int:
                                           zip(columns["user_prompt"], texts, columns["harmful"], columns["reference"])])
             return super().score(prompts, completions, **columns)
 
-    scorer = SelfJudgedScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights))
+    scorer = SelfJudgedScorer(judge, recipe.risk.bands, RewardWeights(*rl.reward_weights))
     vocab = ctx.model.config.get_text_config().vocab_size
     # Every completion at full length, in ids the tokenizer can decode (the embedding is the
     # real vocabulary's size; the tiny tokenizer knows the first few hundred ids).

@@ -119,7 +119,7 @@ def step_ratio(name: str, args: argparse.Namespace, workdir: Path) -> dict:
 
     # As stages/rl.py: the recipe's judge, the recipe's bands and weights, a rollouts.jsonl log.
     judge = make_judge(rl.judge, model, tokenizer)
-    scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights),
+    scorer = RolloutScorer(judge, recipe.risk.bands, RewardWeights(*rl.reward_weights),
                            JsonlLog(workdir / "rollouts.jsonl"))
 
     class StepClock(TrainerCallback):

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from rapo_lite.io import atomic_write_text
-from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, TRAINING_STAGES, Recipe, SourceConfig, dump_recipe
+from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, TRAINING_STAGES, Recipe, SourceSpec, dump_recipe
 
 CARD_FILE = "README.md"
 RECIPE_COPY = "recipe.yaml"
@@ -95,7 +95,7 @@ def method_of(stages: list[str]) -> tuple[str, list[str]]:
     return "RAPO's SFT warm-up on safety analyses whose length adapts to the prompt's risk level", ["rapo", "sft"]
 
 
-def _source(s: SourceConfig) -> str:
+def _source(s: SourceSpec) -> str:
     bits = [s.name]
     if s.path:
         # a local file is named by its file name only: the card may be published

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rapo_lite.data import source_cache
 from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, EndpointConfig, Recipe, dump_recipe
@@ -49,7 +50,7 @@ def check_sources(recipe: Recipe, stages: list[str]) -> None:
         if stage in TRAINING_STAGES:
             load_training(recipe.training_sources(stage), recipe.eval.sources, recipe.seed, stage)
         elif recipe.eval.sources:
-            load_sources([vars(s) for s in recipe.eval.sources], seed=recipe.seed)
+            load_sources(recipe.eval.sources, seed=recipe.seed)
 
 
 def check_endpoints(recipe: Recipe, stages: list[str]) -> None:
@@ -129,6 +130,7 @@ def write_cards(recipe: Recipe, run_dir: Path, state: RunState, stage: str) -> N
         write_card(run_dir / "merged_16bit", recipe, trained, "merged_16bit", None, text)
 
 
+@source_cache()  # the preflight, every stage's disjointness check and the eval stage share one read per source
 def run(recipe: Recipe, restart: bool = False) -> Path:
     run_dir = recipe.run_dir
     if restart:

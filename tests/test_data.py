@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rapo_lite.data import SOURCE_NAMES, Record, load_source, load_sources
+from rapo_lite.data import SOURCE_NAMES, Record, SourceSpec, load_source, load_sources, source_cache
 from rapo_lite.data.files import package_file, read_rows
 from rapo_lite.data.layouts import level_from_filename, strip_think
 from rapo_lite.errors import RapoError
@@ -278,6 +278,32 @@ def test_load_sources_errors():
         load_sources([{"path": fx("xstest.csv")}])
     with pytest.raises(RapoError, match="non-empty list"):
         load_sources([])
+
+
+def test_a_source_is_read_once_inside_a_source_cache(monkeypatch):
+    from rapo_lite.data import sources
+
+    reads = []
+    real = sources.read_tables
+    monkeypatch.setattr(sources, "read_tables", lambda *args: reads.append(args) or real(*args))
+    spec = SourceSpec("xstest", path=fx("xstest.csv"))
+    with source_cache():
+        first = load_sources([spec], seed=3)
+        first.clear()  # a caller's list is its own: the next one is whole
+        again = load_sources([{"name": "xstest", "path": fx("xstest.csv")}], seed=3)
+        other_seed = load_source("xstest", path=fx("xstest.csv"), seed=4)
+    assert len(again) == 3 and other_seed == again
+    assert len(reads) == 2  # one read per (spec, seed)
+    load_sources([spec], seed=3)
+    assert len(reads) == 3  # outside the block nothing is kept
+
+
+def test_a_spec_checks_itself_once_and_keeps_what_it_was_given():
+    spec = SourceSpec("StrongREJECT", path=Path(fx("strongreject.csv")), levels=[1, 2])
+    assert spec.name == "StrongREJECT" and spec.path == fx("strongreject.csv") and spec.levels == (1, 2)
+    assert hash(spec) == hash(SourceSpec("StrongREJECT", path=fx("strongreject.csv"), levels=(1, 2)))
+    with pytest.raises(RapoError, match=r"^data source 'strongreject': count must be a positive whole number"):
+        SourceSpec("StrongREJECT", count=0)
 
 
 def test_source_names_and_name_normalisation():

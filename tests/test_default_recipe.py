@@ -58,9 +58,9 @@ def test_training_prompts_are_neither_in_nor_near_the_evaluation_prompts(path):
     overlap of 0.5 of an evaluation prompt. Base64-wrapped prompts are compared by the request
     they carry, not by their shared instruction sentence."""
     recipe = load_recipe(path)
-    held_out = load_sources([vars(s) for s in recipe.eval.sources], seed=recipe.seed)
+    held_out = load_sources(recipe.eval.sources, seed=recipe.seed)
     stage_sources = [s for s in (recipe.data.sources, recipe.rl.sources, recipe.ipo.sources) if s]
-    train = [r for sources in stage_sources for r in load_sources([vars(s) for s in sources], seed=recipe.seed)]
+    train = [r for sources in stage_sources for r in load_sources(sources, seed=recipe.seed)]
     check_disjoint(train, held_out, "test")
     held_words = [_words(unwrapped(r.prompt)) for r in held_out]
     near = [t.prompt for t in train

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rapo_lite.errors import RapoError
-from rapo_lite.recipe import Recipe, dump_recipe, help_text, load_recipe
+from rapo_lite.recipe import Recipe, RLConfig, TrainConfig, dump_recipe, help_text, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def test_defaults_and_overrides_are_typed(tmp_path):
     assert r.sft.learning_rate == pytest.approx(1e-4) and isinstance(r.sft.learning_rate, float)
     assert r.data.sources[0].count == 10 and r.model.backend == "transformers"
     assert r.sft.endpoint.api_key_env == "MY_KEY"
-    assert [str(b) for b in r.risk.parsed()] == ["1-2", "3-4", ">=5"]
+    assert [str(b) for b in r.risk.bands] == ["1-2", "3-4", ">=5"]
     assert r.run_dir == Path("outputs/a")
 
 
@@ -109,3 +109,15 @@ def test_fuzzed_top_level_mappings_raise_only_rapo_errors(tmp_path_factory, raw)
         load_recipe(path)
     except RapoError:
         pass
+
+
+def test_sections_check_their_own_fields_and_the_loader_names_the_key():
+    with pytest.raises(RapoError, match=r"^num_generations: GRPO compares"):
+        RLConfig(num_generations=1)
+    with pytest.raises(RapoError, match=r"^save_steps: must be >= 1, got 0"):
+        RLConfig(save_steps=0)  # RL redeclares save_steps with its own default, and keeps the bound
+    assert isinstance(RLConfig(), TrainConfig)
+    with pytest.raises(RapoError, match=r"^rl\.judge\.endpoint\.url: expected an http"):
+        load_recipe(None, ["rl.judge.endpoint.url=ftp://x"])
+    with pytest.raises(RapoError, match=r"^rl\.sources\[1\]: data source 'samples': count must be a positive"):
+        load_recipe(None, ["rl.sources=[{name: samples}, {name: samples, count: 0}]"])

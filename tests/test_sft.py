@@ -67,8 +67,8 @@ def test_template_warmup_data_fits_the_bands(tmp_path, tiny_policy):
     from rapo_lite.data import load_sources
     from rapo_lite.teachers.template import TemplateTeacher
 
-    records = load_sources([vars(s) for s in recipe.data.sources], seed=0)
-    examples, dropped = build_examples(records, TemplateTeacher(recipe.risk.parsed()), model, tok, recipe)
+    records = load_sources(recipe.data.sources, seed=0)
+    examples, dropped = build_examples(records, TemplateTeacher(recipe.risk.bands), model, tok, recipe)
     # benign sample prompts all carry reference answers, so nothing needs the policy
     assert not dropped and len(examples) == len(records) == 50
     levels = {e["level"] for e in examples}
@@ -77,7 +77,7 @@ def test_template_warmup_data_fits_the_bands(tmp_path, tiny_policy):
         c = parse_completion(e["completion"])
         assert c.closed and c.answer
         n = count_sentences(safety_paragraph(c.thinking))
-        assert band_for(e["level"], recipe.risk.parsed()).contains(n), (e["level"], n)
+        assert band_for(e["level"], recipe.risk.bands).contains(n), (e["level"], n)
         assert n == e["analysis_sentences"]
 
 
@@ -102,7 +102,7 @@ def test_benign_answers_can_be_the_policys_own(tmp_path, tiny_policy, monkeypatc
         return [next(g for q, g in own.items() if q in p) for p in prompts]
 
     monkeypatch.setattr(sft, "generate", fake_generate)
-    examples, dropped = build_examples(records, TemplateTeacher(recipe.risk.parsed()), model, tok, recipe)
+    examples, dropped = build_examples(records, TemplateTeacher(recipe.risk.bands), model, tok, recipe)
     answers = {e["user_prompt"]: parse_completion(e["completion"]).answer for e in examples}
     # only benign prompts are answered, with the plain chat prompt (no analysis pre-fill)
     assert len(asked) == 3 and all(p.endswith("<|im_start|>assistant\n") for p in asked)

@@ -4,10 +4,15 @@
     load_source("jailbreakbench", count=50, seed=1)
     load_source("xstest", path="xstest_prompts.csv", harmful=False)
 
-Importing this package is cheap; pandas, pyarrow and datasets load only when a file is read.
+Four layers: registry.py says which sources exist, spec.py what a caller asks of one
+(`SourceSpec`, also the recipe's entry), sources.py reads them (once per run), hygiene.py
+keeps training prompts out of the evaluation sets. Importing this package is cheap; pandas,
+pyarrow and datasets load only when a file is read.
 """
 
 from rapo_lite.data.records import Record
-from rapo_lite.data.sources import SOURCE_NAMES, load_source, load_sources
+from rapo_lite.data.registry import SOURCE_NAMES
+from rapo_lite.data.sources import load_source, load_sources, load_spec, source_cache
+from rapo_lite.data.spec import SourceSpec
 
-__all__ = ["Record", "SOURCE_NAMES", "load_source", "load_sources"]
+__all__ = ["Record", "SOURCE_NAMES", "SourceSpec", "load_source", "load_sources", "load_spec", "source_cache"]

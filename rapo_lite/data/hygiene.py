@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rapo_lite.data.records import Record
+from rapo_lite.data.sources import load_sources
+from rapo_lite.data.spec import SourceSpec
 from rapo_lite.errors import RapoError
 
 
@@ -32,11 +34,11 @@ def check_disjoint(train: Sequence[Record], evaluation: Sequence[Record], stage:
         )
 
 
-def load_training(sources: Sequence[object], eval_sources: Sequence[object], seed: int, stage: str) -> list[Record]:
-    """A stage's training records from recipe SourceConfigs, checked against the evaluation sources."""
-    from rapo_lite.data.sources import load_sources
-
-    train = load_sources([vars(s) for s in sources], seed=seed)
+def load_training(
+    sources: Sequence[SourceSpec], eval_sources: Sequence[SourceSpec], seed: int, stage: str
+) -> list[Record]:
+    """A stage's training records, checked against the evaluation sources before it trains on them."""
+    train = load_sources(sources, seed=seed)
     if eval_sources:
-        check_disjoint(train, load_sources([vars(s) for s in eval_sources], seed=seed), stage)
+        check_disjoint(train, load_sources(eval_sources, seed=seed), stage)
     return train

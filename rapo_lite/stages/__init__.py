@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rapo_lite.errors import RapoError
+from rapo_lite.recipe import Recipe, TrainConfig
 
 if TYPE_CHECKING:
     from rapo_lite.stages.base import RunContext
@@ -21,12 +22,8 @@ if TYPE_CHECKING:
 SAVE_TOTAL_LIMIT = 2
 
 
-def trainer_args(recipe: Any, stage: Any, output_dir: str) -> dict[str, Any]:
-    """TrainingArguments fields every stage sets the same way from its recipe section.
-
-    `stage` is the section (recipe.sft, recipe.rl, ...); it must have epochs, max_steps,
-    learning_rate, gradient_accumulation_steps, warmup_ratio, logging_steps and save_steps.
-    """
+def trainer_args(recipe: Recipe, stage: TrainConfig, output_dir: str) -> dict[str, Any]:
+    """TrainingArguments fields every training stage sets the same way from its recipe section."""
     import torch
 
     from rapo_lite.model import compute_dtype, cpu_autocast_on, gradient_checkpointing_on

@@ -49,7 +49,7 @@ def judge_samples(
     scores = rapo_rewards(
         [Rollout(r.prompt, c, r.harmful, r.level, r.reference) for r, c in zip(records, completions)],
         judge,
-        recipe.risk.parsed(),
+        recipe.risk.bands,
     )
     cues = RuleCueDetector()
     samples = []
@@ -137,7 +137,7 @@ def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.eval
     started = time.perf_counter()
-    records = load_sources([vars(s) for s in cfg.sources], seed=recipe.seed)
+    records = load_sources(cfg.sources, seed=recipe.seed)
     trained_here = any(s in TRAINING_STAGES for s in recipe.stages[: recipe.stages.index("eval")])
     has_adapter = trained_here or bool(recipe.lora.init_from) or load_adapter_weights(
         ctx.model, ctx.run_dir / "adapter", f"eval: the saved adapter in {ctx.run_dir}", required=False)
@@ -180,7 +180,7 @@ def run(ctx: RunContext) -> None:
     from rapo_lite.io import read_jsonl
 
     figures = [plots.asr_bars(summary["models"], out / "asr.png"),
-               plots.reasoning_length(summary["models"], recipe.risk.parsed(), out / "reasoning_length.png")]
+               plots.reasoning_length(summary["models"], recipe.risk.bands, out / "reasoning_length.png")]
     metrics_path = ctx.run_dir / "metrics.jsonl"
     curves = plots.training_curves(read_jsonl(metrics_path) if metrics_path.is_file() else [], out / "training.png")
     figures += [curves] if curves else []

@@ -163,7 +163,7 @@ def run(ctx: RunContext) -> None:
     # The runner has already cut rollouts.jsonl back to the checkpoint this stage resumes from
     # (or emptied it for a fresh start), so rows are only ever appended here.
     rollouts_path = ctx.run_dir / ROLLOUTS_FILE
-    scorer = RolloutScorer(judge, recipe.risk.parsed(), RewardWeights(*rl.reward_weights), JsonlLog(rollouts_path))
+    scorer = RolloutScorer(judge, recipe.risk.bands, RewardWeights(*rl.reward_weights), JsonlLog(rollouts_path))
     print(f"[rapo-lite] RL on {len(records)} prompts, judge: {judge.name}")
     trainer = build_trainer(ctx, scorer, build_dataset(records, ctx.tokenizer, rl.chat_template_kwargs))
     from rapo_lite.tracking import attach_tensorboard
@@ -217,7 +217,7 @@ def _vllm_args(recipe: Recipe) -> dict[str, Any]:
     the same weights) and Unsloth's GRPOTrainer patch uses it; with the transformers backend
     TRL starts its own engine with this share of the card and context length.
     server: TRL sends the prompts to a `trl vllm-serve` process at rl.vllm_server and pushes the
-    updated weights to it after each step (recipe.validate has refused this mode with Unsloth).
+    updated weights to it after each step (the recipe has refused this mode with Unsloth).
     """
     rl = recipe.rl
     if not rl.fast_inference:

@@ -56,7 +56,7 @@ def prepare(ctx: RunContext, records: list[Record]) -> list[dict[str, Any]]:
 
     recipe: Recipe = ctx.recipe
     records = fitting_prompts(ctx, records, "sft")
-    teacher = make_teacher(recipe.sft.teacher, recipe.risk.parsed(), recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
+    teacher = make_teacher(recipe.sft.teacher, recipe.risk.bands, recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
     examples, dropped = build_examples(records, teacher, ctx.model, ctx.tokenizer, recipe)
     write_jsonl(ctx.run_dir / "sft_data.jsonl", examples)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"
@@ -75,7 +75,7 @@ def build_examples(
     records: Sequence[Record], teacher: Teacher, model: Any, tokenizer: Any, recipe: Recipe
 ) -> tuple[list[dict[str, Any]], Counter]:
     """Warm-up examples (prompt text, completion and bookkeeping) and the drop reasons counted."""
-    sft, bands = recipe.sft, recipe.risk.parsed()
+    sft, bands = recipe.sft, recipe.risk.bands
     levels = [estimate_level(r.prompt, r.level) for r in records]
     dropped: Counter = Counter()
     kept: list[tuple[Record, int, str]] = []
