@@ -68,8 +68,12 @@ def _run(opts: argparse.Namespace) -> int:
     if recipe_path is None:
         recipe_path = default_recipe_path()
     recipe = load_recipe(recipe_path, overrides)
+    from rapo_lite.distributed import sharding_warning, silence_other_ranks
     from rapo_lite.runner import run
 
+    silence_other_ranks()  # under accelerate launch, the main process alone reports progress
+    if warning := sharding_warning():
+        print(warning)
     run(recipe, restart=opts.restart)
     return 0
 

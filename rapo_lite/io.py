@@ -4,6 +4,9 @@ Files and folders are written under a temporary name in the same folder and rena
 place (`os.replace` is atomic on one file system). Append-only logs (metrics, rollouts) are
 flushed line by line instead, since each line is complete on its own.
 
+Under several processes (`accelerate launch`) only the main one writes: these writers do
+nothing on the others, whose results reach the main process through `distributed.gather`.
+
 A write that fails for a reason outside the kit (permission denied, a file where a folder should
 be, a full disk) becomes a RapoError naming the path and what to do, not a traceback.
 """
@@ -20,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rapo_lite.distributed import is_main
 from rapo_lite.errors import RapoError
 
 # What to do about each file-system error a user can fix; other errnos are left as they are.
@@ -60,6 +64,8 @@ def _explained(path: str | Path) -> Iterator[None]:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    if not is_main():
+        return
     path = Path(path)
     with _explained(path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +123,8 @@ class JsonlLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, row: dict[str, Any]) -> None:
+        if not is_main():
+            return  # the main process writes every row, gathered from all of them where needed
         with _explained(self.path), open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row, ensure_ascii=False, default=float) + "\n")
             fh.flush()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rapo_lite.distributed import local_rank
 from rapo_lite.errors import RapoError
 from rapo_lite.io import atomic_dir
 from rapo_lite.recipe import SMOLLM2_MODEL, TINY_MODEL, LoraConfig, ModelConfig
@@ -184,7 +185,8 @@ def _load_transformers(path: str, cfg: ModelConfig, lora: LoraConfig, seed: int)
         quantization_config=quant,
         trust_remote_code=cfg.trust_remote_code,
         use_safetensors=True,  # pickled .bin weights can run code when loaded
-        device_map={"": 0} if torch.cuda.is_available() else None,
+        # one whole copy per process on its own GPU: a 4-bit model cannot be moved after loading
+        device_map={"": local_rank()} if torch.cuda.is_available() else None,
     )
     if cfg.load_in_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing_on(cfg))
@@ -300,6 +302,10 @@ def load_adapter_weights(model: Any, folder: str | Path, field: str = "lora.init
 
 def save_adapter(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     """Save the LoRA adapter in PEFT format (adapter_config.json + adapter_model.safetensors)."""
+    from rapo_lite.distributed import is_main
+
+    if not is_main():
+        return Path(out_dir)  # every process holds the same adapter after a stage; the main one saves it
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -318,6 +324,10 @@ def save_merged_16bit(cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rapo_lite.distributed import is_main
+
+    if not is_main():
+        return Path(out_dir)
     dtype = torch.bfloat16 if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else torch.float16
     base = AutoModelForCausalLM.from_pretrained(
         resolve_model_path(cfg.name_or_path), dtype=dtype, trust_remote_code=cfg.trust_remote_code, use_safetensors=True

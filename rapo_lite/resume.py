@@ -152,6 +152,10 @@ class RunState:
         from rapo_lite.tracking import TB_DIR
 
         self.identity, self.finished, self.running = {}, {}, None
+        from rapo_lite.distributed import is_main
+
+        if not is_main():
+            return  # the main process alone touches the run folder
         for name in (METRICS_FILE, *stage_logs()):
             with contextlib.suppress(FileNotFoundError):
                 (self.run_dir / name).unlink()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from rapo_lite.data import source_cache
+from rapo_lite.distributed import barrier, from_main, hold_run_folder, is_main
 from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog, atomic_write_text
 from rapo_lite.recipe import TRAINING_STAGES, EndpointConfig, Recipe, dump_recipe
@@ -133,9 +134,11 @@ def write_cards(recipe: Recipe, run_dir: Path, state: RunState, stage: str) -> N
 @source_cache()  # the preflight, every stage's disjointness check and the eval stage share one read per source
 def run(recipe: Recipe, restart: bool = False) -> Path:
     run_dir = recipe.run_dir
-    if restart:
+    from_main(hold_run_folder, run_dir)  # a live run there refuses this one before anything in it changes
+    if restart and is_main():
         clear_run(run_dir)
-    state = RunState.load(run_dir)
+    # every process acts on the main one's reading of the folder (under accelerate launch)
+    state = from_main(RunState.load, run_dir)
     # A folder whose earlier run kept nothing (it failed at start-up) is not held to that recipe.
     kept = state.holds_work()
     if kept:
@@ -157,8 +160,9 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
             pass
     from rapo_lite.model import load_adapter_weights, load_model, locate_model, trainable_parameters
 
-    locate_model(recipe.model)
+    from_main(locate_model, recipe.model)  # a built-in model is built once, by the main process alone
     prepare_run_dir(run_dir)
+    from_main(hold_run_folder, run_dir)  # the folder may be new (or new again after --restart)
     metrics_path = run_dir / METRICS_FILE
 
     import transformers
@@ -181,17 +185,20 @@ def run(recipe: Recipe, restart: bool = False) -> Path:
     atomic_write_text(run_dir / "recipe.yaml", dump_recipe(recipe))
     ctx = RunContext(recipe, run_dir, model, tokenizer, JsonlLog(metrics_path))
     for stage in todo:
-        ctx.resume = prepare_stage(run_dir, stage)
+        ctx.resume = from_main(prepare_stage, run_dir, stage)
         print(f"[rapo-lite] stage {stage}" + (f" (resuming from {ctx.resume})" if ctx.resume else ""))
         state.begin(recipe, stage)
-        STAGES[stage].run(ctx)  # recipe.validate() has refused unknown names before the model loaded
-        write_cards(recipe, run_dir, state, stage)
-        keep_stage_adapter(run_dir, stage)
-        if stage == "eval":
-            from rapo_lite.tracking import log_eval
+        STAGES[stage].run(ctx)  # the Recipe has refused unknown names before the model loaded
+        barrier()  # the other processes' last checkpoint writes are done before the main one tidies up
+        if is_main():
+            write_cards(recipe, run_dir, state, stage)
+            keep_stage_adapter(run_dir, stage)
+            if stage == "eval":
+                from rapo_lite.tracking import log_eval
 
-            log_eval(recipe, run_dir)
+                log_eval(recipe, run_dir)
         state.finish(stage, stage_mark(recipe, stage, state.trained()))
-        drop_checkpoints(run_dir, stage)
+        if is_main():
+            drop_checkpoints(run_dir, stage)
     print(f"[rapo-lite] done: {run_dir}")
     return run_dir

@@ -62,6 +62,10 @@ def attach_tensorboard(trainer: Any, run_dir: Path, stage: str, resume: Path | N
     """
     from transformers.integrations import TensorBoardCallback
 
+    from rapo_lite.distributed import is_main
+
+    if not is_main():
+        return None  # the trainers report from the main process only; its writer alone owns the folder
     callback = next((c for c in trainer.callback_handler.callbacks if isinstance(c, TensorBoardCallback)), None)
     if callback is None:
         return None

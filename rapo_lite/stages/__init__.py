@@ -26,6 +26,7 @@ def trainer_args(recipe: Recipe, stage: TrainConfig, output_dir: str) -> dict[st
     """TrainingArguments fields every training stage sets the same way from its recipe section."""
     import torch
 
+    from rapo_lite.distributed import world_size
     from rapo_lite.model import compute_dtype, cpu_autocast_on, gradient_checkpointing_on
     from rapo_lite.tracking import trainer_fields
 
@@ -48,6 +49,9 @@ def trainer_args(recipe: Recipe, stage: TrainConfig, output_dir: str) -> dict[st
         bf16=(on_gpu and dtype == torch.bfloat16) or cpu_autocast_on(recipe.model),
         fp16=on_gpu and dtype == torch.float16,
         gradient_checkpointing=gradient_checkpointing_on(recipe.model),
+        # Several processes: every LoRA weight gets a gradient each step, so DDP need not search the
+        # graph for unused ones (a search that also clashes with gradient checkpointing).
+        **({"ddp_find_unused_parameters": False} if world_size() > 1 else {}),
     )
 
 
@@ -73,6 +77,7 @@ def fit(ctx: RunContext, trainer: Any, stage: str) -> None:
     resume = ctx.resume
     if resume:
         _keep_dtypes_on_resume(trainer)
+        _load_optimizer_on_cpu(trainer)
     attach_tensorboard(trainer, ctx.run_dir, stage, resume)
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -110,6 +115,31 @@ def _keep_dtypes_on_resume(trainer: Any) -> None:
         return out
 
     trainer._load_from_checkpoint = load_then_cast
+
+
+def _load_optimizer_on_cpu(trainer: Any) -> None:
+    """Resume several CPU processes: transformers loads the optimizer state onto `args.device`
+    when there is more than one process, which on CPUs is `cpu:<rank>`, a location torch.load
+    cannot restore to. Plain "cpu" is the same memory, so the load is pointed there."""
+    if trainer.args.world_size <= 1 or trainer.args.device.type != "cpu":
+        return
+    import torch
+
+    load = trainer._load_optimizer_and_scheduler
+    real_load = torch.load
+
+    def on_cpu(*args: Any, **kwargs: Any) -> Any:
+        kwargs["map_location"] = "cpu"
+        return real_load(*args, **kwargs)
+
+    def load_on_cpu(*args: Any, **kwargs: Any) -> Any:
+        torch.load = on_cpu
+        try:
+            return load(*args, **kwargs)
+        finally:
+            torch.load = real_load
+
+    trainer._load_optimizer_and_scheduler = load_on_cpu
 
 
 def fitting_prompts(ctx: RunContext, records: Sequence[Any], stage: str, **template_kwargs: Any) -> list[Any]:

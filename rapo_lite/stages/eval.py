@@ -26,6 +26,7 @@ from rapo_lite.chat import render_prompt
 from rapo_lite.cues import RuleCueDetector
 from rapo_lite.data import load_source, load_sources
 from rapo_lite.data.records import Record
+from rapo_lite.distributed import gather, gather_counts, is_main, shard
 from rapo_lite.errors import RapoError
 from rapo_lite.evaluation import extract_choice, report_markdown, summarize
 from rapo_lite.generation import generate
@@ -105,8 +106,9 @@ def utility(ctx: RunContext, recipe: Recipe, model_names: list[str], settings: d
     log-likelihood of every option. generate: the letter read from a greedy answer
     after the think block (`extract_choice`); a small model rarely writes one, so sits at chance.
     """
-    questions = load_source("mmlu", count=recipe.eval.utility_count, seed=recipe.seed)
-    rows = []
+    # this process's share of the questions; each model's rows are gathered back in question order
+    questions = shard(load_source("mmlu", count=recipe.eval.utility_count, seed=recipe.seed))
+    rows: list[dict[str, Any]] = []
     if recipe.eval.utility_mode in ("loglik", "cloze"):
         cloze = recipe.eval.utility_mode == "cloze"
         parsed = [mc.parse_mmlu_prompt(q.prompt, q.category, q.reference) for q in questions]
@@ -115,21 +117,25 @@ def utility(ctx: RunContext, recipe: Recipe, model_names: list[str], settings: d
                 scores = mc.score(ctx.model, ctx.tokenizer, parsed, "options" if cloze else "letters",
                                   batch_size=recipe.eval.batch_size, max_length=recipe.model.max_seq_length,
                                   desc=f"eval: MMLU {recipe.eval.utility_mode} ({name})")
+            mine = []
             for q, s in zip(questions, scores):
                 choice = s.choice_norm if cloze else s.choice
-                rows.append({"model": name, "topic": q.category, "prompt": q.prompt, "choice": choice,
+                mine.append({"model": name, "topic": q.category, "prompt": q.prompt, "choice": choice,
                              "reference": q.reference, "correct": choice == q.reference,
                              "loglik": {c: mc.finite(ll) for c, ll in zip(mc.MMLU_CHOICES, s.logliks)},
                              **({"chars": dict(zip(mc.MMLU_CHOICES, s.lengths))} if cloze else {})})
+            rows += gather(mine)
         return rows
     prompts = [render_prompt(ctx.tokenizer, q.prompt, **recipe.eval.chat_template_kwargs) for q in questions]
     for name in model_names:
         with as_model(ctx.model, name):
             outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: MMLU ({name})", **settings)
+        mine = []
         for q, g in zip(questions, outs):
             choice = extract_choice(parse_completion(g.text).answer)
-            rows.append({"model": name, "topic": q.category, "prompt": q.prompt, "output": g.text,
+            mine.append({"model": name, "topic": q.category, "prompt": q.prompt, "output": g.text,
                          "choice": choice, "reference": q.reference, "correct": choice == q.reference})
+        rows += gather(mine)
     return rows
 
 
@@ -149,7 +155,8 @@ def run(ctx: RunContext) -> None:
         print("[rapo-lite] eval: no training stage ran and no saved adapter was found; evaluating the base model only")
     judge = make_judge(cfg.judge, ctx.model, ctx.tokenizer, field="eval.judge")
     judge_label = judge_description(cfg.judge)
-    prompts = [render_prompt(ctx.tokenizer, r.prompt, **cfg.chat_template_kwargs) for r in records]
+    share = shard(records)  # this process's share; each model's verdicts are gathered back in prompt order
+    prompts = [render_prompt(ctx.tokenizer, r.prompt, **cfg.chat_template_kwargs) for r in share]
     settings = dict(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
                     batch_size=cfg.batch_size, seed=recipe.seed)
 
@@ -157,20 +164,24 @@ def run(ctx: RunContext) -> None:
     for name in names:
         with as_model(ctx.model, name):
             outs = generate(ctx.model, ctx.tokenizer, prompts, desc=f"eval: {name}", **settings)
-        samples += judge_samples(records, [g.text for g in outs], name, judge, recipe)
+        samples += gather(judge_samples(share, [g.text for g in outs], name, judge, recipe))
+    if cfg.utility_count:
+        utility_samples = utility(ctx, recipe, names, settings)
+    judged = gather_counts(judge.counters())
+    if not is_main():
+        return  # the main process has every process's samples and writes the evaluation
 
     out = ctx.run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "samples.jsonl", samples)
     models = summarize(samples)
     if cfg.utility_count:
-        utility_samples = utility(ctx, recipe, names, settings)
         write_jsonl(out / "utility_samples.jsonl", utility_samples)
         for name in models:
             mine = [u["correct"] for u in utility_samples if u["model"] == name]
             models[name]["utility"] = sum(mine) / len(mine)
             models[name]["utility_mode"] = cfg.utility_mode
-    summary = {"models": models, "judge": judge.name, "judge_setup": judge_label, **judge.counters(),
+    summary = {"models": models, "judge": judge.name, "judge_setup": judge_label, **judged,
                "prompts": len(records),
                "generation": settings}
     if cfg.utility_count:

@@ -30,6 +30,7 @@ from rapo_lite.chat import render_prompt
 from rapo_lite.cues import make_cue_detector, steps
 from rapo_lite.data.hygiene import load_training
 from rapo_lite.data.records import Record
+from rapo_lite.distributed import gather, gather_counts, shard, world_size
 from rapo_lite.generation import generate
 from rapo_lite.io import write_jsonl
 from rapo_lite.judges import AnswerQuery, Judge, make_judge
@@ -223,6 +224,26 @@ class PairBuilder:
         return pairs, counts
 
 
+def merge_rounds(parts: Sequence[tuple[int, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """The per-round statistics of all processes as one run would report them, from each
+    process's (number of interventions, its rounds). A process whose interventions had all ended
+    stopped early: it enters nothing in the later rounds, and its unsafe ones stay unsafe."""
+    last = max((len(rows) for _, rows in parts), default=0)
+    total = sum(n for n, _ in parts)
+    merged = []
+    for i in range(last):
+        entered = became_safe = unsafe = 0
+        for n, rows in parts:
+            if i < len(rows):
+                entered += rows[i]["entered"]
+                became_safe += rows[i]["became_safe"]
+            if rows:
+                unsafe += round(rows[min(i, len(rows) - 1)]["still_unsafe_share"] * n)
+        merged.append({"round": i + 1, "entered": entered, "became_safe": became_safe,
+                       "still_unsafe_share": unsafe / total})
+    return merged
+
+
 def run(ctx: RunContext) -> None:
     recipe: Recipe = ctx.recipe
     cfg = recipe.ipo
@@ -241,19 +262,23 @@ def run(ctx: RunContext) -> None:
     detector = make_cue_detector(cfg.cue_detector, ctx.model, ctx.tokenizer)
     builder = PairBuilder(ctx.model, ctx.tokenizer, judge, detector, pool, cfg, recipe.seed)
 
-    jobs, counts = builder.interventions(harmful)
+    # Each process builds the pairs of its share of the prompts; every process trains on all of them.
+    jobs, counts = builder.interventions(shard(harmful))
     rounds = builder.run_rounds(jobs)
-    pairs = builder.intervened_pairs(jobs)
+    pairs = gather(builder.intervened_pairs(jobs))
     counts.update(stopped for j in jobs if (stopped := j.stopped))
+    if world_size() > 1:
+        rounds = merge_rounds(gather([(len(jobs), rounds)]))
     if cfg.benign_pairs and benign and pairs:
-        benign_pairs, benign_counts = builder.benign_pairs(benign)
-        pairs += benign_pairs
+        benign_pairs, benign_counts = builder.benign_pairs(shard(benign))
+        pairs += gather(benign_pairs)
         counts.update(benign_counts)
+    counts = Counter(gather_counts(counts))
     write_jsonl(ctx.run_dir / "ipo_pairs.jsonl", pairs)
     for row in rounds:
         ctx.metrics.append({"stage": "ipo", "step": 0, **{f"intervention/{k}": v for k, v in row.items()}})
     ctx.metrics.append({"stage": "ipo", "step": 0, "pairs": len(pairs), **{f"data/{k}": v for k, v in counts.items()},
-                        **judge.counters(), **detector.counters()})
+                        **gather_counts({**judge.counters(), **detector.counters()})})
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"[rapo-lite] IPO pairs: {len(pairs)} ({summary})")
     for row in rounds:

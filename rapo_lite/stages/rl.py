@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapo_lite.chat import render_prompt
 from rapo_lite.data.hygiene import load_training
+from rapo_lite.distributed import gather, gather_counts, rank, world_size
 from rapo_lite.errors import RapoError
 from rapo_lite.io import JsonlLog
 from rapo_lite.judges import Judge, make_judge
@@ -94,8 +95,9 @@ class RolloutScorer:
         step = getattr(state, "global_step", 0)
         log_metric = columns.get("log_metric")
         if log_metric is not None:
+            # TRL averages these over the processes; scaled by their number, the mean is the step's total
             for key, value in self.judge.counters().items():
-                log_metric(key, float(value - before[key]))
+                log_metric(key, float((value - before[key]) * world_size()))
             for case in CASES:
                 log_metric(f"case/{case}", sum(s.case == case for s in self._scores) / len(self._scores))
         rows = []
@@ -103,6 +105,10 @@ class RolloutScorer:
             parsed = parse_completion(rollout.completion)
             rows.append({"step": step, "prompt": rollout.prompt, "harmful": rollout.harmful,
                          "thinking": parsed.thinking, "answer": parsed.answer, **score.to_dict()})
+        if world_size() > 1:
+            # TRL scores each process's own completions (every process reaches this point once per
+            # batch); the main one writes them all, each once, tagged with the process that sampled it
+            rows = gather([{**row, "rank": rank()} for row in rows])
         if self.log is not None:
             for row in rows:
                 self.log.append(row)
@@ -122,11 +128,13 @@ def _text(completion: Any) -> str:
 
 def check_enough_prompts(n: int, prompts_per_step: int, accumulation: int = 1) -> None:
     """TRL samples all of an optimizer step's rollouts at once, from prompts_per_step x
-    gradient_accumulation_steps distinct prompts; with fewer it trains no step at all and says
-    nothing, so the stage refuses first."""
-    if n < prompts_per_step * accumulation:
+    gradient_accumulation_steps distinct prompts on each process; with fewer it trains no step at
+    all and says nothing, so the stage refuses first."""
+    processes = world_size()
+    if n < prompts_per_step * accumulation * processes:
         times = f" x rl.gradient_accumulation_steps={accumulation}" if accumulation > 1 else ""
-        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={prompts_per_step}{times}; lower "
+        each = f" on each of {processes} processes" if processes > 1 else ""
+        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={prompts_per_step}{times}{each}; lower "
                         "rl.prompts_per_step" + (" or rl.gradient_accumulation_steps" if times else "")
                         + " or add prompts to rl.sources")
 
@@ -170,7 +178,7 @@ def run(ctx: RunContext) -> None:
 
     scorer.text = attach_tensorboard(trainer, ctx.run_dir, "rl", ctx.resume)
     fit(ctx, trainer, "rl")
-    ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **judge.counters()})
+    ctx.metrics.append({"stage": "rl", "step": trainer.state.global_step, **gather_counts(judge.counters())})
 
     from rapo_lite.model import save_adapter
 

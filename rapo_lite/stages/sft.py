@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rapo_lite.chat import render_prompt, strip_template_think_open
 from rapo_lite.data.hygiene import load_training
 from rapo_lite.data.records import Record
+from rapo_lite.distributed import gather, gather_counts, shard
 from rapo_lite.errors import RapoError
 from rapo_lite.generation import generate
 from rapo_lite.io import write_jsonl
@@ -57,7 +58,9 @@ def prepare(ctx: RunContext, records: list[Record]) -> list[dict[str, Any]]:
     recipe: Recipe = ctx.recipe
     records = fitting_prompts(ctx, records, "sft")
     teacher = make_teacher(recipe.sft.teacher, recipe.risk.bands, recipe.sft, recipe.seed, ctx.model, ctx.tokenizer)
-    examples, dropped = build_examples(records, teacher, ctx.model, ctx.tokenizer, recipe)
+    # each process writes the examples of its share of the prompts; every process trains on all of them
+    examples, dropped = build_examples(shard(records), teacher, ctx.model, ctx.tokenizer, recipe)
+    examples, dropped = gather(examples), Counter(gather_counts(dropped))
     write_jsonl(ctx.run_dir / "sft_data.jsonl", examples)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"
     print(f"[rapo-lite] warm-up data: kept {len(examples)} of {len(records)} (dropped: {summary})")
