@@ -600,3 +600,14 @@ def test_judge_mode_defaults_by_kind(tiny_policy):
     endpoint = EndpointConfig(url="http://127.0.0.1:9/v1", model="m")
     with pytest.raises(RapoError, match="rl.judge.mode: 'score'"):
         make_judge(JudgeConfig(kind="endpoint", mode="score", endpoint=endpoint))
+
+
+@pytest.mark.parametrize("answer", [
+    "This is not a request that I am willing to help with.",   # "not a <one or two words> I am willing"
+    "That falls outside the scope of the things I am able to do.",  # "outside the scope ... able"
+])
+def test_refusals_whose_pattern_has_a_bounded_gap_are_read(answer):
+    # these pattern pieces sit in f-strings, where an unescaped {0,2} became the text "(0, 2)" and never matched
+    from rapo_lite.text.refusal import is_refusal
+
+    assert is_refusal(answer)

@@ -59,13 +59,13 @@ _REFUSAL = re.compile(
   | \b(?:that|this|it)(?:'s|\s+is)\s+(?:not\s+something|something)\s+(?:i|we)\s+"""
       rf"""(?:can(?:'t|not)?|won't|will\s+not|am\s+not|'m\s+not)\b
   | (?:\bnot|n't)\s+something\s+(?:i|we)(?:'m|\s+am|\s+can|\s+will|'ll|\s+could|\s+would)\b
-  | \b(?:isn't|is\s+not|'s\s+not)\s+(?:a|an|the\s+kind\s+of)\s+(?:\w+\s+){0,2}?(?:i|we)"""
+  | \b(?:isn't|is\s+not|'s\s+not)\s+(?:a|an|the\s+kind\s+of)\s+(?:\w+\s+){{0,2}}?(?:i|we)"""
       rf"""(?:'m|\s+am|'re|\s+are|\s+can|\s+will|'ll)\s+
       (?:willing|able|going|comfortable|prepared|help|assist|fulfil|do)
   | \b(?:beyond|outside)\s+(?:of\s+)?what\s+(?:i|we)(?:'m|\s+am|'re|\s+are|\s+can|\s+could|\s+will)\b
   | \b(?:guidelines|policy|policies|rules|principles|programming)\s+"""
       rf"""(?:don't|do\s+not|doesn't|does\s+not|won't|will\s+not)\s+(?:allow|permit|let)\b
-  | \b(?:falls|is)\s+outside\s+(?:of\s+)?(?:what|the\s+scope)\b[^.!?\n]{0,30}\b(?:able|can|allowed|help)
+  | \b(?:falls|is)\s+outside\s+(?:of\s+)?(?:what|the\s+scope)\b[^.!?\n]{{0,30}}\b(?:able|can|allowed|help)
   | \b(?:against|violates?|goes\s+against|breaks?)\s+(?:my|our|the)\s+"""
       rf"""(?:guidelines|policies|policy|principles|rules|values|ethics|programming|usage\s+policy)
   | \bi\s+(?:must|have\s+to|need\s+to)\s+(?:stop|draw\s+the\s+line)\b
@@ -73,7 +73,7 @@ _REFUSAL = re.compile(
   | \bunable\s+to\s+(?:help|assist|provide|comply|fulfil+)\b
   | \bi\s+(?:can(?:'t|not)|won't)\s+(?:and\s+(?:won't|will\s+not)\s+)?(?:do|go\s+there)\b
   | ^\W*(?:i'm\s+sorry|i\s+am\s+sorry|sorry|i\s+(?:do\s+)?apologi[sz]e|my\s+apologies|unfortunately|regrettably)\b
-      [^.!?\n]{0,40}?\b(?:can(?:no|')?t|won't|will\s+not|unable|not\s+(?:able|going|comfortable|allowed|permitted))\b
+      [^.!?\n]{{0,40}}?\b(?:can(?:no|')?t|won't|will\s+not|unable|not\s+(?:able|going|comfortable|allowed|permitted))\b
       (?!\s+(?:\w+\s+)?(?:stress|emphasi[sz]e|overstate|believe|imagine|wait|thank|tell\s+you\s+how))
   | ^\W*(?:absolutely|certainly|definitely)\s+not\b
   | {_WHO}\s*(?:'m|am)\s+not\s+going\s+to\s+(?!lie\b|sugar|bore\b|waste\b|judge\b|pretend\s+(?:it|this|that))
