@@ -66,12 +66,15 @@ def compute_dtype(cfg: ModelConfig) -> Any:
 
 
 def cpu_autocast_on(cfg: ModelConfig) -> bool:
-    """Whether training on this CPU runs its matrix products in bf16 (`model.cpu_autocast`)."""
+    """Whether training on this CPU runs its matrix products in bf16 (`model.cpu_autocast`); auto
+    asks the same hardware probe as the fast generation loop."""
     import torch
 
     if torch.cuda.is_available() or cfg.cpu_autocast == "fp32":
         return False
-    return cfg.cpu_autocast == "bf16" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    from rapo_lite.fastgen.settings import native_bf16
+
+    return cfg.cpu_autocast == "bf16" or native_bf16()
 
 
 def gradient_checkpointing_on(cfg: ModelConfig) -> bool:

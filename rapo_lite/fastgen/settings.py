@@ -103,9 +103,15 @@ def cpu_compute_dtype() -> torch.dtype:
         return torch.bfloat16
     if chosen not in ("", "auto"):
         raise RapoError(f"${DTYPE_ENV}={chosen!r}: expected float32, bfloat16 or auto")
+    return torch.bfloat16 if native_bf16() else torch.float32
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX). Elsewhere torch
+    emulates bf16, which is slower than fp32, so neither generation nor training should use it."""
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         check = getattr(cpu, probe, None)
         if check is not None and check():
-            return torch.bfloat16
-    return torch.float32
+            return True
+    return False
