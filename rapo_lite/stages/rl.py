@@ -126,16 +126,17 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-def check_enough_prompts(n: int, prompts_per_step: int, accumulation: int = 1) -> None:
-    """TRL samples all of an optimizer step's rollouts at once, from prompts_per_step x
-    gradient_accumulation_steps distinct prompts on each process; with fewer it trains no step at
-    all and says nothing, so the stage refuses first."""
+def check_enough_prompts(n: int, rl: RLConfig) -> None:
+    """TRL samples all of an optimizer step's rollouts at once (`generation_batch`), from that many
+    distinct prompts on each process; with fewer it trains no step at all and says nothing, so the
+    stage refuses first."""
     processes = world_size()
-    if n < prompts_per_step * accumulation * processes:
+    if n < generation_batch(rl) // rl.num_generations * processes:
+        accumulation = rl.gradient_accumulation_steps
         times = f" x rl.gradient_accumulation_steps={accumulation}" if accumulation > 1 else ""
         each = f" on each of {processes} processes" if processes > 1 else ""
-        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={prompts_per_step}{times}{each}; lower "
-                        "rl.prompts_per_step" + (" or rl.gradient_accumulation_steps" if times else "")
+        raise RapoError(f"rl: {n} training prompt(s) but rl.prompts_per_step={rl.prompts_per_step}{times}{each}; "
+                        "lower rl.prompts_per_step" + (" or rl.gradient_accumulation_steps" if times else "")
                         + " or add prompts to rl.sources")
 
 
@@ -162,11 +163,11 @@ def run(ctx: RunContext) -> None:
     records = load_training(recipe.training_sources("rl"), recipe.eval.sources, recipe.seed, "rl")
     if not records:
         raise RapoError("rl: no training prompts after filtering; check rl.sources (or data.sources)")
-    check_enough_prompts(len(records), rl.prompts_per_step, rl.gradient_accumulation_steps)
+    check_enough_prompts(len(records), rl)
     from rapo_lite.stages import fit, fitting_prompts
 
     records = fitting_prompts(ctx, records, "rl", **rl.chat_template_kwargs)
-    check_enough_prompts(len(records), rl.prompts_per_step, rl.gradient_accumulation_steps)
+    check_enough_prompts(len(records), rl)
     judge = make_judge(rl.judge, ctx.model, ctx.tokenizer)
     # The runner has already cut rollouts.jsonl back to the checkpoint this stage resumes from
     # (or emptied it for a fresh start), so rows are only ever appended here.
