@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 from pathlib import Path
 
 from rapo_lite.data import load_sources
+from rapo_lite.data.hygiene import content_words, word_overlap
 from rapo_lite.data.wrappers import unwrapped
 from rapo_lite.recipe import load_recipe
-
-# Function words say nothing about the request; without them short unrelated questions look alike.
-FUNCTION_WORDS = frozenset(
-    "a an the and or of to in on for with by at from is are was were be do does did what whats how why "
-    "when where which who can could should would i you my your it its this that s".split()
-)
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower())) - FUNCTION_WORDS
 
 
 def main() -> None:
@@ -40,9 +30,9 @@ def main() -> None:
     args = ap.parse_args()
 
     recipe = load_recipe(args.recipe)
-    held = [words(unwrapped(r.prompt)) for r in load_sources(list(recipe.eval.sources), seed=recipe.seed)]
+    held = [content_words(unwrapped(r.prompt)) for r in load_sources(list(recipe.eval.sources), seed=recipe.seed)]
     far = [r for r in load_sources([{"name": "harmbench"}], seed=0)
-           if not any(len(words(r.prompt) & h) / len(words(r.prompt) | h) >= args.overlap for h in held if h)]
+           if not any(word_overlap(content_words(r.prompt), h) >= args.overlap for h in held)]
     random.Random(0).shuffle(far)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ prompts and steps, so CI sees the headline job break before a user does.
 
 import importlib.util
 import json
-import re
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ import pytest
 
 from rapo_lite.cli import DEFAULT_RECIPE, default_recipe_path
 from rapo_lite.data import load_sources
-from rapo_lite.data.hygiene import check_disjoint
+from rapo_lite.data.hygiene import check_disjoint, content_words, word_overlap
 from rapo_lite.data.wrappers import unwrapped
 from rapo_lite.recipe import SMOLLM2_MODEL, load_recipe
 from tests.conftest import ROOT
@@ -38,18 +37,6 @@ def test_the_cli_default_is_the_smollm2_cpu_recipe():
     assert all(s.name != "overrefusal_tune" for s in recipe.eval.sources)
 
 
-# Function words carry no request: without them two unrelated short questions ("what's the
-# difference between a virus and a bacterium?" / "... a felony and a misdemeanor?") are not "near".
-_FUNCTION_WORDS = frozenset(
-    "a an the and or of to in on for with by at from is are was were be do does did what whats how why "
-    "when where which who can could should would i you my your it its this that s".split()
-)
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower())) - _FUNCTION_WORDS
-
-
 @needs_data
 @pytest.mark.parametrize("path", [DEFAULT_RECIPE, IPO_RECIPE], ids=["rapo", "ipo"])
 def test_training_prompts_are_neither_in_nor_near_the_evaluation_prompts(path):
@@ -62,9 +49,9 @@ def test_training_prompts_are_neither_in_nor_near_the_evaluation_prompts(path):
     stage_sources = [s for s in (recipe.data.sources, recipe.rl.sources, recipe.ipo.sources) if s]
     train = [r for sources in stage_sources for r in load_sources(sources, seed=recipe.seed)]
     check_disjoint(train, held_out, "test")
-    held_words = [_words(unwrapped(r.prompt)) for r in held_out]
+    held_words = [content_words(unwrapped(r.prompt)) for r in held_out]
     near = [t.prompt for t in train
-            if any(len(w & h) / len(w | h) >= 0.5 for w in [_words(unwrapped(t.prompt))] for h in held_words if w | h)]
+            if any(word_overlap(content_words(unwrapped(t.prompt)), h) >= 0.5 for h in held_words)]
     assert near == []
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from rapo_lite.data import Record, load_source
-from rapo_lite.data.hygiene import check_disjoint, normalise_prompt
+from rapo_lite.data.hygiene import check_disjoint, normalise_prompt, word_overlap
 from rapo_lite.errors import RapoError
 from rapo_lite.text.helpful import is_helpful
 from tests.conftest import ROOT
@@ -83,7 +83,7 @@ def test_neither_in_nor_near_an_evaluation_set(records, name):
         (t.prompt, h.prompt)
         for t in records
         for h, hw in zip(held_out, held_words)
-        if (w := _words(t.prompt)) | hw and len(w & hw) / len(w | hw) >= NEAR
+        if word_overlap(_words(t.prompt), hw) >= NEAR
     ]
     assert near == []
 

@@ -7,12 +7,31 @@ the recipe's evaluation sources before it trains.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rapo_lite.data.records import Record
 from rapo_lite.data.sources import load_sources
 from rapo_lite.data.spec import SourceSpec
 from rapo_lite.errors import RapoError
+
+# Function words carry no request: without them two unrelated short questions ("what's the
+# difference between a virus and a bacterium?" / "... a felony and a misdemeanor?") are not near.
+FUNCTION_WORDS = frozenset(
+    "a an the and or of to in on for with by at from is are was were be do does did what whats how why "
+    "when where which who can could should would i you my your it its this that s".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """The lower-cased letter runs of `text` that are not function words."""
+    return set(re.findall(r"[a-z]+", text.lower())) - FUNCTION_WORDS
+
+
+def word_overlap(a: set[str], b: set[str]) -> float:
+    """Jaccard overlap of two word sets (0 when both are empty): how near one prompt is to another."""
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
 
 
 def normalise_prompt(prompt: str) -> str:
