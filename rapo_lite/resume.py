@@ -148,12 +148,11 @@ class RunState:
     def forget(self) -> None:
         """Drop what a run that kept nothing recorded: its identity and its logs, whose rows
         belong to stages that will start over (or not run at all)."""
+        from rapo_lite.distributed import is_main
         from rapo_lite.stages.registry import stage_logs
         from rapo_lite.tracking import TB_DIR
 
         self.identity, self.finished, self.running = {}, {}, None
-        from rapo_lite.distributed import is_main
-
         if not is_main():
             return  # the main process alone touches the run folder
         for name in (METRICS_FILE, *stage_logs()):
