@@ -1,6 +1,7 @@
 """Multiple-choice scoring by log-likelihood (rapo_lite.utility): the pure parts with fake numbers,
 then the tiny model against its own unpadded forward, adapter off and on."""
 
+import contextlib
 import math
 
 import pytest
@@ -177,9 +178,23 @@ def by_hand(model, tok, q, style):
     return out
 
 
+@pytest.fixture(params=["fast", "transformers"])
+def forward_kind(request, monkeypatch):
+    """Which forward `score` runs: the fast loop's (in fp32 here, so that it is exact) or the model's own."""
+    from rapo_lite import fastgen
+    from rapo_lite.generation import ENGINE_ENV
+
+    if request.param == "fast":
+        monkeypatch.setenv(fastgen.DTYPE_ENV, "float32")
+    else:
+        monkeypatch.setenv(ENGINE_ENV, "transformers")
+    return mc.FastForward if request.param == "fast" else mc.ModelForward
+
+
 @pytest.mark.parametrize("style", ["letters", "options"])
-def test_batched_scores_equal_a_single_unpadded_forward(tiny, style):
+def test_batched_scores_equal_a_single_unpadded_forward(tiny, style, forward_kind):
     model, tok = tiny
+    assert isinstance(mc._forward(model, 0, 8), forward_kind)  # the path under test is the one taken
     set_lora_b(model, 0.5)  # the adapter on, with an effect, as after training
     model.train()
     scores = mc.score(model, tok, QUESTIONS, style, batch_size=8)  # the questions differ in length: left padding
@@ -194,7 +209,7 @@ def test_batched_scores_equal_a_single_unpadded_forward(tiny, style):
     assert not model.training
 
 
-def test_the_adapter_changes_the_scores_only_when_its_weights_do(tiny):
+def test_the_adapter_changes_the_scores_only_when_its_weights_do(tiny, forward_kind):
     model, tok = tiny
     set_lora_b(model, 0.0)  # a fresh adapter: B = 0, a no-op
     with model.disable_adapter():
@@ -207,3 +222,27 @@ def test_the_adapter_changes_the_scores_only_when_its_weights_do(tiny):
         base_again = [s.logliks for s in mc.score(model, tok, QUESTIONS, batch_size=2)]
     assert base_again == [pytest.approx(b, abs=1e-5) for b in base]  # disable_adapter really turns it off
     assert max(abs(t - b) for ts, bs in zip(trained, base) for t, b in zip(ts, bs)) > 1e-3
+
+
+def test_bf16_scores_stay_near_the_fp32_forward_and_the_adapter_state_is_read_per_call(tiny, monkeypatch):
+    """The default CPU path: the merged bf16 copy with the head in fp32. Its log-likelihoods move by
+    bf16 rounding only, and switching the adapter off between calls gives the base model's scores."""
+    from rapo_lite import fastgen
+
+    model, tok = tiny
+    monkeypatch.setenv(fastgen.DTYPE_ENV, "bfloat16")
+    set_lora_b(model, 0.5)
+    assert isinstance(mc._forward(model, 0, 8), mc.FastForward)
+    for adapter_on in (True, False):
+        with contextlib.nullcontext() if adapter_on else model.disable_adapter():
+            fast = mc.score(model, tok, QUESTIONS, "options", batch_size=8)
+            exact = [by_hand(model, tok, q, "options") for q in QUESTIONS]
+        for s, e in zip(fast, exact):
+            assert s.logliks == pytest.approx(e, abs=0.05)
+    off = fast  # the loop's last pass had the adapter off
+    with model.disable_adapter():
+        base = mc.score(model, tok, QUESTIONS, "options", batch_size=8)
+    # the same adapter state gives the same copy, and the same scores
+    assert max(abs(t - b) for ts, bs in zip(off, base) for t, b in zip(ts.logliks, bs.logliks)) < 1e-9
+    trained = mc.score(model, tok, QUESTIONS, "options", batch_size=8)
+    assert max(abs(t - b) for ts, bs in zip(trained, base) for t, b in zip(ts.logliks, bs.logliks)) > 1e-2

@@ -1,6 +1,7 @@
 """One forward pass of the fast loop, and the choice of the next token.
 
-`_prefill` runs the left-padded prompts and fills the KV cache; `_decode_step` feeds one
+`_prefill` runs the left-padded prompts and fills the KV cache (`last_log_probs`, the scoring
+of multiple-choice options, runs it without one); `_decode_step` feeds one
 token per row into a preallocated cache slot. The residual stream, the norms and rope stay in
 fp32 while the matmuls run in the weights' dtype. `_next_tokens` then picks each row's token:
 in bf16 the top candidates are scored again in fp32 (`RESCORE_CANDIDATES`), and sampling
@@ -65,8 +66,9 @@ def _mlp(layer: _Layer, h: torch.Tensor) -> torch.Tensor:
 
 
 def _prefill(w: _Weights, ids: torch.Tensor, valid: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-             cache_k: torch.Tensor, cache_v: torch.Tensor) -> torch.Tensor:
-    """Run the left-padded prompts [B, N], fill the cache's first N slots; returns the last hidden state, fp32."""
+             cache_k: torch.Tensor | None, cache_v: torch.Tensor | None, keep: int = 1) -> torch.Tensor:
+    """Run the left-padded prompts [B, N] and fill the cache's first N slots (no cache: scoring only);
+    returns the hidden states of the last `keep` positions, [B, keep, hidden], fp32."""
     n = ids.shape[1]
     pos = (valid.long().cumsum(1) - 1).clamp(min=0)
     c, s = cos[pos], sin[pos]
@@ -77,13 +79,28 @@ def _prefill(w: _Weights, ids: torch.Tensor, valid: torch.Tensor, cos: torch.Ten
     for i, layer in enumerate(w.layers):
         q, k, v = _qkv(w, layer, _norm(x, layer.norm1, w.eps, w.dtype), c, s)
         k, v = k.transpose(1, 2), v.transpose(1, 2)
-        cache_k[i, :, :, :n] = k
-        cache_v[i, :, :, :n] = v
+        if cache_k is not None and cache_v is not None:
+            cache_k[i, :, :, :n] = k
+            cache_v[i, :, :, :n] = v
         a = F.scaled_dot_product_attention(q.transpose(1, 2), k, v, attn_mask=mask, scale=w.scaling,
                                            enable_gqa=w.n_heads != w.n_kv)
         x = x + layer.o(a.transpose(1, 2).flatten(2))
         x = x + _mlp(layer, _norm(x, layer.norm2, w.eps, w.dtype))
-    return x[:, -1]
+    return x[:, -keep:]
+
+
+def last_log_probs(w: _Weights, ids: torch.Tensor, valid: torch.Tensor, keep: int) -> torch.Tensor:
+    """fp32 log-softmax over the vocabulary at the last `keep` positions of left-padded rows: [B, keep, V].
+
+    The layers run in the weights' dtype as in generation; the final norm and the head run in
+    fp32 (the head's fp32 copy), so that option log-likelihoods are not rounded to bf16 steps."""
+    cos, sin = _rope_tables(w, ids.shape[1])
+    hidden = _prefill(w, ids, valid, cos, sin, None, None, keep=keep)
+    h32 = F.rms_norm(hidden, (hidden.shape[-1],), w.norm, w.eps)
+    logits = h32 @ w.lm_head_fp32.T
+    if w.lm_head_bias is not None:
+        logits = logits + w.lm_head_bias
+    return torch.log_softmax(logits, dim=-1)
 
 
 def _decode_step(w: _Weights, tokens: torch.Tensor, pos: torch.Tensor, slot: int, key_valid: torch.Tensor,

@@ -92,7 +92,7 @@ def _generate_batch(w: _Weights, prompts: list[Sequence[int]], max_new: int, eos
     rows = torch.arange(b)  # which prompt each live row is
     done = torch.zeros(b, dtype=torch.bool)
     out: list[list[int]] = [[] for _ in range(b)]
-    hidden = _prefill(w, ids, valid, cos, sin, cache_k, cache_v)
+    hidden = _prefill(w, ids, valid, cos, sin, cache_k, cache_v)[:, -1]
     pos = lengths.clone()
     for step in range(max_new):
         tokens = _next_tokens(w, hidden, sampling, history[:, : n + step], options.rescore)
