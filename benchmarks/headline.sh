@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The headline runs of BENCHMARKS.md ("Headline result"), one after the other on one machine:
-#   bash benchmarks/headline.sh            # about 75 minutes on 2 cores
+#   bash benchmarks/headline.sh            # 48 minutes on 2 cores (BENCHMARKS.md, run 3)
 # 1. the default recipe (base eval, warm-up, RAPO RL, eval), timed, with peak RSS;
 # 2. the RAPO ablations of the paper's Table 5, each starting from the default run's warm-up
 #    adapter (adapter-sft) and evaluating only the trained policy: SFT only, RL with R only,
-#    RL with G only (the full recipe is run 1); each about 4, 15 and 15 minutes;
-# 3. IPO on the same warm-up and evaluation prompts (about 12 minutes);
+#    RL with G only (the full recipe is run 1); about 3, 10 and 10 minutes;
+# 3. IPO on the same warm-up and evaluation prompts (about 4 minutes);
 # 4. one table over all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

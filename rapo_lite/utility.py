@@ -233,6 +233,16 @@ def log_likelihoods(rows: Sequence[Row], n_requests: int, forward: Any, batch_si
 # ----------------------------------------------------------------------------- torch edge
 
 
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """(ids, mask) tensors of the rows padded on the left to the longest: mask is 1 on real tokens (int64)."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad_id] * (width - len(r)) + list(r) for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask
+
+
 class ModelForward:
     """forward(rows, keep) for `log_likelihoods` on a causal LM (PEFT, Unsloth or plain transformers).
 
@@ -251,10 +261,7 @@ class ModelForward:
     def __call__(self, rows: list[list[int]], keep: int) -> Any:
         import torch
 
-        width = max(len(r) for r in rows)
-        gaps = [width - len(r) for r in rows]
-        input_ids = torch.tensor([[self.pad_id] * g + r for g, r in zip(gaps, rows)], device=self.device)
-        mask = torch.tensor([[0] * g + [1] * len(r) for g, r in zip(gaps, rows)], device=self.device)
+        input_ids, mask = (t.to(self.device) for t in left_pad(rows, self.pad_id))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         kwargs = {"input_ids": input_ids, "attention_mask": mask, "position_ids": positions, "use_cache": False}
         logits = None
@@ -290,11 +297,9 @@ class FastForward:
 
         from rapo_lite.fastgen.forward import last_log_probs
 
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows])
-        valid = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rows])
+        ids, mask = left_pad(rows, self.pad_id)
         with torch.no_grad():
-            return last_log_probs(self.weights, ids, valid, keep)
+            return last_log_probs(self.weights, ids, mask.bool(), keep)
 
 
 def score(model: Any, tokenizer: Any, questions: Sequence[Question], style: Style = "letters", *,
