@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +81,21 @@ def attach_tensorboard(trainer: Any, run_dir: Path, stage: str, resume: Path | N
         shutil.rmtree(folder, ignore_errors=True)
     else:
         purge_step = _checkpoint_step(resume) + 1
+        _sort_after_existing(folder)
     callback.logging_dir = str(folder)
     callback.tb_writer = SummaryWriter(log_dir=str(folder), purge_step=purge_step)
     return callback.tb_writer
+
+
+def _sort_after_existing(folder: Path) -> None:
+    """Wait, at most a second, until a new event file's name sorts after every file already in
+    `folder`. TensorBoard reads a folder's files in name order and the name starts with the
+    second it was opened in; a resume within the second the cut-short run opened its file could
+    otherwise be read first, and its purge would then act on the wrong events."""
+    opened = [int(m.group(1)) for f in folder.glob("events.out.tfevents.*")
+              if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))]
+    if opened:
+        time.sleep(max(0.0, max(opened) + 1 - time.time()))
 
 
 def _checkpoint_step(checkpoint: Path) -> int:

@@ -3,6 +3,7 @@ text and eval summary; backends that are not installed are refused before anythi
 
 import importlib.util
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -116,6 +117,10 @@ def test_a_resumed_stage_replaces_the_steps_logged_after_its_checkpoint(tmp_path
     for step in range(1, 6):
         killed.add_scalar("train/loss", float(step), step)
     killed.close()
+    # opened this second by another process, on a host whose name sorts last: a name that a new
+    # file opened in the same second would sort before, so TensorBoard would read it first
+    (opened,) = (tmp_path / "tb" / "rl").glob("events.out.tfevents.*")
+    opened.rename(opened.with_name(f"events.out.tfevents.{int(time.time()):010d}.zzzz.99999.0"))
     checkpoint = tmp_path / "checkpoints" / "rl" / "checkpoint-2"
     checkpoint.mkdir(parents=True)
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
