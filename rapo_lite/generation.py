@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rapo_lite.errors import RapoError
 
 if TYPE_CHECKING:
+    import torch
+
     from rapo_lite.fastgen import Options
 
 ENGINE_ENV = "RAPO_LITE_GENERATION"
@@ -177,3 +179,14 @@ def _decode(tokenizer: Any, ids: list[int], eos_ids: list[int]) -> Generation:
     if tokenizer.pad_token:
         text = text.replace(tokenizer.pad_token, "")
     return Generation(text=text, hit_cap=stop is None, n_tokens=len(kept))
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask) of token rows padded on the left to the longest, so every row's last token is in
+    the last column; mask is 1 on real tokens (int64)."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad_id] * (width - len(r)) + list(r) for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask

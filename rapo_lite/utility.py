@@ -233,16 +233,6 @@ def log_likelihoods(rows: Sequence[Row], n_requests: int, forward: Any, batch_si
 # ----------------------------------------------------------------------------- torch edge
 
 
-def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
-    """(ids, mask) tensors of the rows padded on the left to the longest: mask is 1 on real tokens (int64)."""
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([[pad_id] * (width - len(r)) + list(r) for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    return ids, mask
-
-
 class ModelForward:
     """forward(rows, keep) for `log_likelihoods` on a causal LM (PEFT, Unsloth or plain transformers).
 
@@ -260,6 +250,8 @@ class ModelForward:
 
     def __call__(self, rows: list[list[int]], keep: int) -> Any:
         import torch
+
+        from rapo_lite.generation import left_pad
 
         input_ids, mask = (t.to(self.device) for t in left_pad(rows, self.pad_id))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -296,6 +288,7 @@ class FastForward:
         import torch
 
         from rapo_lite.fastgen.forward import last_log_probs
+        from rapo_lite.generation import left_pad
 
         ids, mask = left_pad(rows, self.pad_id)
         with torch.no_grad():

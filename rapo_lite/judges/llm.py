@@ -242,7 +242,7 @@ class OptionReader:
         """Log-probabilities of the next token after each text (one tensor per text), input order."""
         import torch
 
-        from rapo_lite.generation import inference_mode
+        from rapo_lite.generation import inference_mode, left_pad
 
         if not texts:
             return []
@@ -254,11 +254,7 @@ class OptionReader:
         with self.model.disable_adapter(), inference_mode(self.model):
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                width = max(len(encoded[i]) for i in idx)
-                # Left padding puts every text's last token in the last column.
-                gaps = [width - len(encoded[i]) for i in idx]
-                input_ids = torch.tensor([[pad] * g + encoded[i] for g, i in zip(gaps, idx)], device=device)
-                mask = torch.tensor([[0] * g + [1] * len(encoded[i]) for g, i in zip(gaps, idx)], device=device)
+                input_ids, mask = (t.to(device) for t in left_pad([encoded[i] for i in idx], pad))
                 # Positions count real tokens only, so a padded text is read as it would be alone.
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
                 logits = self._forward(input_ids, mask, positions)
