@@ -121,3 +121,45 @@ def test_sections_check_their_own_fields_and_the_loader_names_the_key():
         load_recipe(None, ["rl.judge.endpoint.url=ftp://x"])
     with pytest.raises(RapoError, match=r"^rl\.sources\[1\]: data source 'samples': count must be a positive"):
         load_recipe(None, ["rl.sources=[{name: samples}, {name: samples, count: 0}]"])
+
+
+def test_a_base_recipe_is_merged_under_the_file_that_names_it(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "root.yaml").write_text(
+        "run_name: root\nlora: {r: 4, alpha: 8}\nsft: {epochs: 2.0, learning_rate: 1.0e-3}\n"
+        "data: {sources: [{name: samples, count: 5}, {name: sensitive, count: 3}]}\n")
+    (tmp_path / "mid.yaml").write_text("base: shared/root.yaml\nlora: {r: 16}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("base: mid.yaml\nrun_name: child\nsft: {epochs: 1.0}\n"
+                     "data: {sources: [{name: samples, count: 2}]}\n")
+    r = load_recipe(child, ["sft.batch_size=3"])
+    # mappings merge key by key down the chain; the nearest file wins; a list is replaced whole
+    assert r.run_name == "child" and r.lora.r == 16 and r.lora.alpha == 8
+    assert r.sft.epochs == 1.0 and r.sft.learning_rate == pytest.approx(1e-3) and r.sft.batch_size == 3
+    assert [(s.name, s.count) for s in r.data.sources] == [("samples", 2)]
+    # the recipe a run records is the resolved one: it loads on its own, with no base to find
+    dumped = dump_recipe(r)
+    assert "base:" not in dumped and load_recipe(write(tmp_path / "shared", dumped)) == r
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"r.yaml": "base: nope.yaml\n"}, "base: nope.yaml does not exist"),
+    ({"r.yaml": "base: 3\n"}, "'base' must be the path of another recipe file"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "base: r.yaml\n"}, "chain loops back on itself (r.yaml -> a.yaml -> r.yaml)"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "lora: {rr: 1}\n"}, "unknown recipe key 'lora.rr'"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "- x\n"}, "a.yaml: expected a mapping of recipe keys"),
+])
+def test_base_errors_name_the_file_and_the_key(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(RapoError) as err:
+        load_recipe(tmp_path / "r.yaml")
+    assert message in str(err.value)
+
+
+def test_the_cpu_ipo_recipe_shares_the_default_recipes_warm_up_and_evaluation():
+    rapo = load_recipe(ROOT / "recipes" / "smollm2-135m-cpu.yaml")
+    ipo = load_recipe(ROOT / "recipes" / "smollm2-135m-ipo-cpu.yaml")
+    assert ipo.stages == ["sft", "ipo", "eval"] and ipo.run_name != rapo.run_name
+    for section in ("model", "lora", "data", "risk", "sft", "eval"):
+        assert getattr(ipo, section) == getattr(rapo, section), section

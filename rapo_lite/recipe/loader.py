@@ -221,27 +221,72 @@ def to_dict(obj: Any) -> Any:
 # ---------------------------------------------------------------------------- entry points
 
 
+BASE_KEY = "base"
+
+
+def _read_mapping(p: Path) -> dict[str, Any]:
+    """One recipe file's top-level mapping, as written (its `base:` not yet resolved)."""
+    if not p.is_file():
+        raise RapoError(f"recipe file {p} does not exist")
+    try:
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RapoError(f"recipe file {p}: malformed YAML{at}: {getattr(err, 'problem', err)}") from None
+    except RecursionError:
+        raise RapoError(f"recipe file {p}: malformed YAML: nested too deeply") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise RapoError(f"recipe file {p}: expected a mapping of recipe keys at the top level, "
+                        f"got {type(loaded).__name__}")
+    return loaded
+
+
+def merge_onto(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """`child` laid over `base`: mappings merge key by key, anything else (lists too) replaces.
+
+    Lists replace rather than append so that a child's `data.sources` or `stages` reads as the
+    whole list, the same as an override on the command line does.
+    """
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_onto(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_recipe_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file's raw mapping with its `base:` chain resolved.
+
+    `base: other.yaml` (relative to the file that names it) starts this recipe from that one,
+    so two recipes that share a warm-up or an evaluation hold it once; the file's own keys
+    then win. The result has no `base` key: what a run records is the recipe it ran.
+    """
+    p = Path(path)
+    here = p.resolve()
+    if here in _seen:
+        chain = " -> ".join(str(s.name) for s in (*_seen, here))
+        raise RapoError(f"recipe file {p}: '{BASE_KEY}:' chain loops back on itself ({chain})")
+    raw = _read_mapping(p)
+    if BASE_KEY not in raw:
+        return raw
+    name = raw.pop(BASE_KEY)
+    if not isinstance(name, str) or not name.strip():
+        raise RapoError(f"recipe file {p}: '{BASE_KEY}' must be the path of another recipe file "
+                        f"(relative to this one), got {name!r}")
+    base_path = p.parent / name
+    if not base_path.is_file():
+        raise RapoError(f"recipe file {p}: {BASE_KEY}: {name} does not exist (looked for {base_path})")
+    return merge_onto(read_recipe_file(base_path, (*_seen, here)), raw)
+
+
 def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> Recipe:  # type: ignore[assignment]
     """Read a recipe file (or start from the defaults when `path` is None) and apply overrides."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise RapoError(f"recipe file {p} does not exist")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise RapoError(f"recipe file {p}: malformed YAML{at}: {getattr(err, 'problem', err)}") from None
-        except RecursionError:
-            raise RapoError(f"recipe file {p}: malformed YAML: nested too deeply") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise RapoError(f"recipe file {p}: expected a mapping of recipe keys at the top level, "
-                            f"got {type(loaded).__name__}")
-        raw = loaded
+    raw: dict[str, Any] = {} if path is None else read_recipe_file(path)
     for assignment in overrides:
         apply_override(raw, assignment)
     try:
@@ -258,6 +303,9 @@ def dump_recipe(recipe: Recipe) -> str:
 def help_text(cls: type = Recipe, prefix: str = "") -> str:
     """Every field with its type, default and help text, for `--help-recipe`."""
     lines = []
+    if cls is Recipe and not prefix:
+        lines.append(f"{BASE_KEY} (str, recipe files only): another recipe file, relative to this one, that this "
+                     "recipe starts from; mappings merge key by key and this file's values (lists whole) win.")
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         name = f"{prefix}{f.name}"
