@@ -2,6 +2,7 @@
 
     python benchmarks/cpu_generation.py                      # 64 JailbreakBench prompts, batch 32, 128 new tokens
     python benchmarks/cpu_generation.py --levers --prompts 32 --rounds 1   # each lever on its own
+    python benchmarks/cpu_generation.py --levers --prompts 32 --rounds 1 --only "plain fp32,compile"   # torch.compile
     python benchmarks/cpu_generation.py --threads 1          # torch threads for every variant alike
     python benchmarks/cpu_generation.py --rollouts 4         # also GRPO-style sampled rollouts, 4 batches
 
@@ -126,12 +127,36 @@ def levers(kit: Any, tok: Any, args: argparse.Namespace, eos: list[int], adapter
         with torch.autocast("cpu", dtype=bf16):
             return kit_generate(kit, tok, p, b, n, engine="transformers")
 
+    compiled: dict[str, Any] = {}
+
+    def compiled_static(p: list[str]) -> Outputs:
+        """transformers' own torch.compile of the decode step, which it does on GPUs only unless told.
+
+        The first call (which compiles, once per batch shape) is timed and printed apart; the
+        timed call then sees the same shapes, so what it reports is the best case: eval batches
+        of other lengths would compile again.
+        """
+        from transformers import CompileConfig
+
+        config = CompileConfig(mode="default")
+        config._compile_all_devices = True  # transformers' switch for compiling off-GPU
+        run = lambda: hf_generate(copies["m16"], tok, p, b, n, eos, cache_implementation="static",  # noqa: E731
+                                  compile_config=config)
+        if "warm" not in compiled:
+            started = time.perf_counter()
+            run()
+            compiled["warm"] = time.perf_counter() - started
+            print(f"torch.compile: compiling and the first call took {compiled['warm']:.1f} s (not in tok/s)",
+                  flush=True)
+        return run()
+
     rows: dict[str, Callable[[list[str]], Outputs]] = {
         "HF generate + bf16 autocast (LoRA unmerged)": autocast,
         "HF generate, merged fp32 copy": lambda p: hf_generate(copies["m32"], tok, p, b, n, eos),
         "HF generate, merged bf16 copy": lambda p: hf_generate(copies["m16"], tok, p, b, n, eos),
         "HF generate, merged bf16 copy, static cache": lambda p: hf_generate(
             copies["m16"], tok, p, b, n, eos, cache_implementation="static"),
+        "HF generate, merged bf16 copy, static cache, torch.compile": compiled_static,
         "fast loop fp32 (merged, fused, prealloc. cache)": lambda p: kit_generate(
             kit, tok, p, b, n, engine="fast", fast_options=o(dtype=torch.float32, drop_finished=False)),
         "fast loop bf16": lambda p: kit_generate(
@@ -197,6 +222,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--b-std", type=float, default=0.01, help="std of the random LoRA B values")
     parser.add_argument("--levers", action="store_true", help="also time each lever on its own")
+    parser.add_argument("--only", default="", help="with --levers: comma-separated words; only the lever rows "
+                        "whose name holds one of them run (plain fp32, today and kit always do)")
     parser.add_argument("--kit-4bit", action="store_true", help="load the kit's model in 4-bit (plain stays fp32)")
     parser.add_argument("--rollouts", type=int, default=0, help="also time this many GRPO-style rollout batches")
     parser.add_argument("--skip-main", action="store_true", help="only the rollouts (with --rollouts)")
@@ -229,7 +256,9 @@ def main() -> None:
             with (contextlib.nullcontext() if adapter else kit.disable_adapter()):
                 copies = {"m32": merged_copy(kit, torch.float32, adapter),
                           "m16": merged_copy(kit, torch.bfloat16, adapter)}
-            rows.update(levers(kit, tok, args, eos, adapter, copies))
+            words = [w.strip() for w in args.only.split(",") if w.strip()]
+            rows.update({name: run for name, run in levers(kit, tok, args, eos, adapter, copies).items()
+                         if not words or any(w in name for w in words)})
         variants[mode] = rows
 
     speeds: dict[tuple[str, str], list[float]] = {}

@@ -173,8 +173,9 @@ _FILL = {"what": '"how to kill a stuck process"', "harm": phrases.HARM_DEFAULT,
 @pytest.mark.parametrize(
     "pool, decision",
     [
-        (phrases.H_DECISION, "refuse"), (phrases.H_ONE_SENTENCE, "refuse"), (phrases.H_ALTERNATIVE, "refuse"),
-        (phrases.REFUSAL_OPENERS, "refuse"), (phrases.B_DECISION, "help"), (phrases.B_ONE_SENTENCE, "help"),
+        (phrases.H_DECISION, "refuse"), (phrases.H_ONE_SENTENCE, "refuse"), (phrases.H_ONE_SENTENCE_SHARED, "refuse"),
+        (phrases.H_ALTERNATIVE, "refuse"), (phrases.REFUSAL_OPENERS, "refuse"), (phrases.B_DECISION, "help"),
+        (phrases.B_ONE_SENTENCE, "help"), (phrases.B_ONE_SENTENCE_SHARED, "help"),
         (phrases.B_CLOSING_THOUGHT, "help"), (phrases.B_OVERREFUSAL[:1], "help"),
     ],
 )
@@ -190,18 +191,20 @@ def test_the_teachers_closing_thoughts_after_a_refusal():
 
 def test_the_teachers_other_sentences_never_take_the_wrong_side():
     """A harmful analysis's reasoning never reads as help, a benign one's never as refusal."""
-    harmful = [phrases.H_INTENT, phrases.H_INTENT_DECODED, phrases.WRAPPER, phrases.NO_WRAPPER, phrases.H_SAME_REQUEST,
+    harmful = [phrases.H_INTENT, phrases.H_INTENT_DECODED, phrases.H_INTENT_SHARED, phrases.H_INTENT_DECODED_SHARED,
+               phrases.WRAPPER, phrases.NO_WRAPPER, phrases.H_SAME_REQUEST,
                phrases.H_SAME_REQUEST_PLAIN, phrases.ONE_PART, phrases.H_HARM, phrases.H_OBFUSCATION,
                phrases.H_PLAIN_DEEP, phrases.H_MOTIVE, phrases.H_LEGIT, phrases.H_SPECIFICS, phrases.H_SELF_HARM,
                phrases.H_POLICY, phrases.H_FILLER, phrases.REFUSAL_REASONS]
-    benign = [phrases.B_INTENT, phrases.B_INTENT_DECODED, phrases.WRAPPER, phrases.NO_WRAPPER, phrases.B_SAME_REQUEST,
+    benign = [phrases.B_INTENT, phrases.B_INTENT_DECODED, phrases.B_INTENT_SHARED, phrases.B_INTENT_DECODED_SHARED,
+              phrases.WRAPPER, phrases.NO_WRAPPER, phrases.B_SAME_REQUEST,
               phrases.B_SAME_REQUEST_PLAIN, phrases.ONE_PART, phrases.B_ALARM, phrases.B_NO_ALARM, phrases.B_WRAPPER,
               phrases.B_NO_HARM, phrases.B_BENEFIT, phrases.B_OVERREFUSAL, phrases.B_SAFETY_ANGLE, phrases.B_FILLER]
     for pool in harmful:
         for template in pool:
             assert sentence_decision(template.format(**_FILL)) != "help", template
     for harm in [*phrases.HARM_BY_CATEGORY.values(), phrases.HARM_DEFAULT]:
-        for template in (*phrases.H_HARM, *phrases.H_ONE_SENTENCE):
+        for template in (*phrases.H_HARM, *phrases.H_ONE_SENTENCE, *phrases.H_ONE_SENTENCE_SHARED):
             assert sentence_decision(template.format(what='"it"', harm=harm)) != "help", (template, harm)
     for pool in benign:
         for template in pool:

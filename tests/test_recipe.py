@@ -145,7 +145,8 @@ def test_a_base_recipe_is_merged_under_the_file_that_names_it(tmp_path):
 @pytest.mark.parametrize("files, message", [
     ({"r.yaml": "base: nope.yaml\n"}, "base: nope.yaml does not exist"),
     ({"r.yaml": "base: 3\n"}, "'base' must be the path of another recipe file"),
-    ({"r.yaml": "base: a.yaml\n", "a.yaml": "base: r.yaml\n"}, "chain loops back on itself (r.yaml -> a.yaml -> r.yaml)"),
+    ({"r.yaml": "base: a.yaml\n", "a.yaml": "base: r.yaml\n"},
+     "chain loops back on itself (r.yaml -> a.yaml -> r.yaml)"),
     ({"r.yaml": "base: a.yaml\n", "a.yaml": "lora: {rr: 1}\n"}, "unknown recipe key 'lora.rr'"),
     ({"r.yaml": "base: a.yaml\n", "a.yaml": "- x\n"}, "a.yaml: expected a mapping of recipe keys"),
 ])

@@ -23,6 +23,7 @@ from rapo_lite.reasoning import (
     split_sentences,
 )
 from rapo_lite.teachers.template import TemplateTeacher
+from rapo_lite.text.decision import reasoning_decision
 
 SAMPLES = Path(__file__).resolve().parents[1] / "rapo_lite" / "data" / "samples"
 LEVELS = (1, 2, 3, 4)
@@ -211,3 +212,37 @@ def test_the_argument_table_has_one_row_per_place_and_known_facts() -> None:
                 orders = [row.order for row in rows.values()
                           if row.when in {"always", *holding} and row.priority[level] is not None]
                 assert len(orders) == len(set(orders)), (holding, level + 1)
+
+
+def _openings(teacher: TemplateTeacher) -> tuple[set[str], set[str]]:
+    """The words before the quoted request in every analysis, of harmful and of benign prompts."""
+    heads: dict[bool, set[str]] = {True: set(), False: set()}
+    for record in BOTH_KINDS:
+        for level in (1, 2, 3):
+            text = teacher.analysis(record, level)
+            if '"' in text:
+                heads[record.harmful].add(text.split('"', 1)[0])
+    return heads[True], heads[False]
+
+
+def test_shared_openings_do_not_take_a_side_before_the_request_is_quoted():
+    """With `openings="shared"`, harmful and benign analyses of the same prompts open with words from
+    one set, up to the quoted request; the default openings tell the two kinds apart at once."""
+    harmful, benign = _openings(TemplateTeacher(seed=0, openings="shared"))
+    assert harmful and harmful == benign
+    assert not any(REFUSAL.search(h) or HELPS.search(h) for h in harmful)
+    by_kind_harmful, by_kind_benign = _openings(TemplateTeacher(seed=0))
+    assert by_kind_harmful and not by_kind_harmful & by_kind_benign
+
+
+def test_shared_openings_keep_every_other_property(written):
+    """Only the first sentence's pool changes: the same sentence counts and the same decisions."""
+    shared = TemplateTeacher(seed=0, openings="shared")
+    for level, pairs in written.items():
+        for record, text in pairs[:40]:
+            other = shared.analysis(record, level)
+            assert count_sentences(other) == count_sentences(text)
+            assert reasoning_decision(other) == reasoning_decision(text) == (
+                "refuse" if record.harmful else "help"), other
+    with pytest.raises(ValueError, match="openings must be one of by_kind, shared"):
+        TemplateTeacher(openings="mixed")

@@ -141,6 +141,13 @@ class SFTConfig(TrainConfig):
         "helpfulness and costs the adapter little to learn). The self and endpoint teachers always let the policy "
         "continue.",
     )
+    template_openings: Literal["by_kind", "shared"] = _f(
+        "by_kind",
+        "Template teacher: how an analysis's first sentence opens. by_kind: harmful and benign analyses open with "
+        "different words. shared: both open with the same words up to the quoted request, so the model quotes the "
+        "request before it leans either way (on the tune half: consistency +10-15 points, refusal balance moved; "
+        "BENCHMARKS.md, run 6).",
+    )
     analysis_max_new_tokens: int = _f(384, "Token cap for one safety analysis; "
                                            "an analysis that hits it is dropped as cut off.", min=1)
     continuation_max_new_tokens: int = _f(512, "Token cap when the policy continues its thinking and answer "

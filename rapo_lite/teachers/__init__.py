@@ -39,7 +39,7 @@ def make_teacher(kind: str, bands: Sequence[Band], sft: Any, seed: int, model: A
     if kind == "template":
         from rapo_lite.teachers.template import TemplateTeacher
 
-        return TemplateTeacher(bands=bands, seed=seed)
+        return TemplateTeacher(bands=bands, seed=seed, openings=sft.template_openings)
     if kind == "self":
         from rapo_lite.teachers.policy import PolicyTeacher
 

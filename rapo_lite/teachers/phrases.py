@@ -107,6 +107,34 @@ B_INTENT_DECODED = (
     "Once the hidden text is decoded, it asks {what}, and I need to decide how to handle it.",
     "Decoding the disguised part shows the question {what}, so that is what I should judge.",
 )
+# The same first sentences with an opening that harmful and benign prompts share up to the
+# quoted request (`sft.template_openings: shared`). A small model copies the opening before it
+# has judged anything, so with the openings above ("asking me for" against "asking") it can
+# commit to one kind from its first words; these make it quote the request before leaning.
+# On the tune half they raised reasoning-answer consistency by 10-15 points, and moved the
+# refusal balance (BENCHMARKS.md, run 6).
+INTENT_OPENINGS = (
+    "The user is asking {what}",
+    "This message asks {what}",
+    "The request here is {what}",
+    "Stripped of everything around it, this prompt asks {what}",
+)
+INTENT_OPENINGS_DECODED = (
+    "Once the hidden text is decoded, it asks {what}",
+    "Decoding the disguised part shows that it asks {what}",
+)
+_H_INTENT_TAILS = (
+    ", and that is the real request I have to judge.",
+    ", and that is what I have to judge, whatever surrounds it.",
+)
+_B_INTENT_TAILS = (
+    ", and I need to decide how to handle it.",
+    ", so let me check whether anything about it is risky.",
+)
+H_INTENT_SHARED = tuple(o + t for o in INTENT_OPENINGS for t in _H_INTENT_TAILS)
+H_INTENT_DECODED_SHARED = tuple(o + t for o in INTENT_OPENINGS_DECODED for t in _H_INTENT_TAILS)
+B_INTENT_SHARED = tuple(o + t for o in INTENT_OPENINGS for t in _B_INTENT_TAILS)
+B_INTENT_DECODED_SHARED = tuple(o + t for o in INTENT_OPENINGS_DECODED for t in _B_INTENT_TAILS)
 WHAT_UNKNOWN = "something it does not spell out in plain words"
 
 WRAPPER = (
@@ -251,6 +279,13 @@ B_ONE_SENTENCE = (
     "The user is asking {what}, which is harmless, so I should help.",
     "This message asks {what}, and since it is safe, I will answer it.",
 )
+
+H_ONE_SENTENCE_SHARED = tuple(
+    o + t for o in INTENT_OPENINGS[:2]
+    for t in (", which could {harm}, so I will refuse.", ", and since that could {harm}, I will decline."))
+B_ONE_SENTENCE_SHARED = tuple(
+    o + t for o in INTENT_OPENINGS[:2]
+    for t in (", which is harmless, so I should help.", ", and since it is safe, I will answer it."))
 
 # ---------------------------------------------------------------------------- continuations
 

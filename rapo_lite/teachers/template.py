@@ -334,15 +334,23 @@ def _fill(chosen: list[_Sentence], budget: int, fillers: Sequence[str], rng: ran
     return chosen + extra
 
 
-def _compose(view: _View, record: Record, level: int, n: int, rng: random.Random) -> str:
+# The first-sentence pools by `openings`: (one-sentence analysis, intent, intent once decoded),
+# harmful then benign.
+_OPENING_POOLS: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]] = {
+    "by_kind": ((phrases.H_ONE_SENTENCE, phrases.H_INTENT, phrases.H_INTENT_DECODED),
+                (phrases.B_ONE_SENTENCE, phrases.B_INTENT, phrases.B_INTENT_DECODED)),
+    "shared": ((phrases.H_ONE_SENTENCE_SHARED, phrases.H_INTENT_SHARED, phrases.H_INTENT_DECODED_SHARED),
+               (phrases.B_ONE_SENTENCE_SHARED, phrases.B_INTENT_SHARED, phrases.B_INTENT_DECODED_SHARED)),
+}
+OPENINGS = tuple(_OPENING_POOLS)
+
+
+def _compose(view: _View, record: Record, level: int, n: int, rng: random.Random, openings: str = "by_kind") -> str:
     harmful = record.harmful
+    one_sentence, plain, decoded = _OPENING_POOLS[openings][0 if harmful else 1]
     if n == 1:
-        templates = phrases.H_ONE_SENTENCE if harmful else phrases.B_ONE_SENTENCE
-        return rng.choice(templates).format(what=view.what, harm=_harm(record.category))
-    if harmful:
-        intents = phrases.H_INTENT_DECODED if view.decoded else phrases.H_INTENT
-    else:
-        intents = phrases.B_INTENT_DECODED if view.decoded else phrases.B_INTENT
+        return rng.choice(one_sentence).format(what=view.what, harm=_harm(record.category))
+    intents = decoded if view.decoded else plain
     head = rng.choice(intents).format(what=view.what)
     tail = rng.choice(phrases.H_DECISION if harmful else phrases.B_DECISION)
     budget = n - 2
@@ -366,9 +374,12 @@ class TemplateTeacher:
 
     name = "template"
 
-    def __init__(self, bands: Sequence[Band] = DEFAULT_BANDS, seed: int = 0) -> None:
+    def __init__(self, bands: Sequence[Band] = DEFAULT_BANDS, seed: int = 0, openings: str = "by_kind") -> None:
+        if openings not in _OPENING_POOLS:
+            raise ValueError(f"openings must be one of {', '.join(OPENINGS)}, got {openings!r}")
         self.bands = tuple(bands)
         self.seed = seed
+        self.openings = openings
 
     def sentence_target(self, record: Record, level: int) -> int:
         """The exact sentence count for this prompt: fixed by (seed, prompt, level), inside the band."""
@@ -385,7 +396,7 @@ class TemplateTeacher:
         n = self.sentence_target(record, level)
         for quote in (True, False):
             rng = seeded_rng("analysis", self.seed, level, record.harmful, record.prompt)
-            text = _compose(_view(record.prompt, record.harmful, quote), record, level, n, rng)
+            text = _compose(_view(record.prompt, record.harmful, quote), record, level, n, rng, self.openings)
             if count_sentences(text) == n and _reads_back(text) == n:
                 return text
         raise AssertionError(f"template analysis has the wrong sentence count for {record.prompt[:60]!r}")
