@@ -2,7 +2,7 @@
 
     python benchmarks/cpu_generation.py                      # 64 JailbreakBench prompts, batch 32, 128 new tokens
     python benchmarks/cpu_generation.py --levers --prompts 32 --rounds 1   # each lever on its own
-    python benchmarks/cpu_generation.py --levers --prompts 32 --rounds 1 --only "plain fp32,compile"   # torch.compile
+    python benchmarks/cpu_generation.py --levers --prompts 32 --rounds 1 --only compile   # one lever: torch.compile
     python benchmarks/cpu_generation.py --threads 1          # torch threads for every variant alike
     python benchmarks/cpu_generation.py --rollouts 4         # also GRPO-style sampled rollouts, 4 batches
 
@@ -245,6 +245,7 @@ def main() -> None:
           f"{fastgen.cpu_compute_dtype()}, load {os.getloadavg()}", flush=True)
 
     variants: dict[str, dict[str, Callable[[list[str]], Outputs]]] = {}
+    only = [w.strip() for w in args.only.split(",") if w.strip()]
     for mode, plain in (("base", plain_base), ("adapter", plain_adapter)):
         adapter = mode == "adapter"
         rows: dict[str, Callable[[list[str]], Outputs]] = {
@@ -256,9 +257,8 @@ def main() -> None:
             with (contextlib.nullcontext() if adapter else kit.disable_adapter()):
                 copies = {"m32": merged_copy(kit, torch.float32, adapter),
                           "m16": merged_copy(kit, torch.bfloat16, adapter)}
-            words = [w.strip() for w in args.only.split(",") if w.strip()]
             rows.update({name: run for name, run in levers(kit, tok, args, eos, adapter, copies).items()
-                         if not words or any(w in name for w in words)})
+                         if not only or any(w in name for w in only)})
         variants[mode] = rows
 
     speeds: dict[tuple[str, str], list[float]] = {}

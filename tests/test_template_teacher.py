@@ -246,3 +246,12 @@ def test_shared_openings_keep_every_other_property(written):
                 "refuse" if record.harmful else "help"), other
     with pytest.raises(ValueError, match="openings must be one of by_kind, shared"):
         TemplateTeacher(openings="mixed")
+
+
+def test_the_recipe_offers_exactly_the_teachers_openings():
+    import typing
+
+    from rapo_lite.recipe import SFTConfig
+    from rapo_lite.teachers.template import OPENINGS
+
+    assert typing.get_args(typing.get_type_hints(SFTConfig)["template_openings"]) == OPENINGS
