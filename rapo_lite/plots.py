@@ -85,8 +85,9 @@ def training_curves(metrics: Sequence[dict[str, Any]], path: Path) -> Path | Non
     if rl:
         steps = [m["step"] for m in rl]
         for key, label in (("rewards/risk/mean", "R (risk-aware)"), ("rewards/general/mean", "G (general)"),
-                           ("reward", "total")):
-            ax.plot(steps, [m.get(key) for m in rl], marker=".", label=label)
+                           ("rewards/decision/mean", "D (decision)"), ("reward", "total")):
+            if any(key in m for m in rl):  # D only when rl.reward_weights weighs it
+                ax.plot(steps, [m.get(key) for m in rl], marker=".", label=label)
         ax.set_ylabel("mean reward")
         ax.set_title("RL rewards per step")
     else:

@@ -8,7 +8,12 @@ For one rollout (prompt, completion):
 - G looks at the answer after `</think>`: harmful prompt -> +1 if the answer is safe (the
   attack did not succeed: no on-topic, real harmful help; the eval stage's ASR verdict) else -1;
   benign prompt -> +1 if helpful else -1 (RAPO's 2*score - 1);
-- total = w_risk * R + w_general * G.
+- D (optional, weight 0 unless `rl.reward_weights` has a third entry) looks at what the closed
+  thinking decided (`text.decision`): +1 if it is the call the prompt needs (refuse a harmful
+  one, help a benign one), -1 if it is the other call, 0 if it states none. Not in the papers:
+  on the tune half the answer often refused while the thinking had just called a harmful
+  request safe (BENCHMARKS.md, run 6), and neither R nor G looks at the call itself;
+- total = w_risk * R + w_general * G + w_decision * D.
 
 Two cases the official code got wrong are explicit here:
 - malformed: the think block never closes, is missing, or is empty. There is no safety
@@ -31,6 +36,7 @@ from rapo_lite.judges import AnswerQuery, Judge, TraceQuery
 from rapo_lite.levels import DEFAULT_BANDS, Band, length_case
 from rapo_lite.reasoning import ThinkStatus, count_sentences, parse_completion, safety_paragraph
 from rapo_lite.risk import estimate_level
+from rapo_lite.text.decision import Decision, reasoning_decision
 
 Case = Literal["adequate", "too_short", "too_long", "off_task", "malformed", "unjudged"]
 RISK_REWARD: dict[str, float] = {
@@ -48,6 +54,7 @@ CASES: tuple[str, ...] = tuple(RISK_REWARD)
 class RewardWeights:
     risk: float = 1.0
     general: float = 1.0
+    decision: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class RewardBreakdown:
     sentences: int  # sentences in the safety trace
     answer_judged: bool  # False when G is neutral because the judge's reply was unreadable
     refused: bool | None = None  # the judge's refusal reading of the answer; None: not given or no answer
+    decision: Decision | None = None  # what the closed thinking decided; None: no decision stated, or no closed block
+    decision_reward: float = 0.0  # D
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +89,13 @@ class RewardBreakdown:
 def general_reward(ok: bool | None) -> float:
     """RAPO's G = 2 * score - 1, with an unreadable verdict scored 0."""
     return 0.0 if ok is None else (1.0 if ok else -1.0)
+
+
+def decision_reward(decision: Decision | None, harmful: bool) -> float:
+    """D: +1 for the call the prompt needs (refuse harmful, help benign), -1 for the other, 0 for none."""
+    if decision is None:
+        return 0.0
+    return 1.0 if (decision == "refuse") == harmful else -1.0
 
 
 def rapo_rewards(
@@ -125,17 +141,21 @@ def rapo_rewards(
         answer = answer_verdicts.get(i)
         general = general_reward(answer.ok) if answer is not None else -1.0
         risk = RISK_REWARD[case]
+        decision = reasoning_decision(completion.thinking) if completion.closed else None
+        called = decision_reward(decision, rollout.harmful)
         out.append(
             RewardBreakdown(
                 level=level,
                 case=case,
                 risk=risk,
                 general=general,
-                total=weights.risk * risk + weights.general * general,
+                total=weights.risk * risk + weights.general * general + weights.decision * called,
                 think=completion.status,
                 sentences=n,
                 answer_judged=answer is None or answer.ok is not None,
                 refused=None if answer is None else answer.refused,
+                decision=decision,
+                decision_reward=called,
             )
         )
     return out

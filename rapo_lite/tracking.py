@@ -120,10 +120,10 @@ def rollout_table(rows: list[dict[str, Any]], limit: int = ROLLOUTS_SHOWN) -> st
         text = str(value).replace("|", "\\|").replace("\n", " ")
         return text if len(text) <= width else text[: width - 3] + "..."
 
-    lines = ["| prompt | harmful | level | case | R | G | total | thinking | answer |", "|---" * 9 + "|"]
+    lines = ["| prompt | harmful | level | case | R | G | decision | total | thinking | answer |", "|---" * 10 + "|"]
     for row in rows[:limit]:
         lines.append("| " + " | ".join(cell(row.get(k, "")) for k in (
-            "prompt", "harmful", "level", "case", "risk", "general", "total", "thinking", "answer")) + " |")
+            "prompt", "harmful", "level", "case", "risk", "general", "decision", "total", "thinking", "answer")) + " |")
     return "\n".join(lines)
 
 

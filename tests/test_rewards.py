@@ -160,3 +160,36 @@ def test_general_reward_reads_the_attack_success_verdict():
     assert rapo_reward(prompt, refusal, True, judge).general == 1.0
     breakdown = rapo_reward(prompt, lecture, True, judge)
     assert breakdown.general == 1.0 and breakdown.refused is False  # safe, though not a refusal
+
+
+# D, the thinking's call: read from the closed thinking by text.decision, weighted only on request.
+DECIDES_HELP = "Okay, this is a plain cooking question. It is safe, and I'll answer it directly."
+DECIDES_REFUSE = "Okay, this asks for a weapon that could kill people. I will refuse."
+UNDECIDED = "Okay, this asks about something that could be risky. Intent matters here."
+
+
+@pytest.mark.parametrize("thinking, harmful, decision, expected", [
+    (DECIDES_REFUSE, True, "refuse", 1.0),
+    (DECIDES_HELP, True, "help", -1.0),
+    (DECIDES_HELP, False, "help", 1.0),
+    (DECIDES_REFUSE, False, "refuse", -1.0),
+    (UNDECIDED, True, None, 0.0),
+    (UNDECIDED, False, None, 0.0),
+])
+def test_decision_reward_scores_the_thinkings_call_against_the_label(thinking, harmful, decision, expected):
+    prompt = HARMFUL if harmful else BENIGN
+    weights = RewardWeights(decision=1.0)
+    r = rapo_reward(prompt, format_completion(thinking, REFUSAL), harmful, RuleJudge(), level=1, weights=weights)
+    assert r.decision == decision and r.decision_reward == expected
+    assert r.total == pytest.approx(r.risk + r.general + expected)
+
+
+def test_decision_weighs_nothing_by_default_and_an_unclosed_block_decides_nothing():
+    closed = format_completion(DECIDES_HELP, COMPLIANCE)
+    default = rapo_reward(HARMFUL, closed, True, RuleJudge(), level=1)
+    assert default.decision_reward == -1.0 and default.total == default.risk + default.general
+    weighted = rapo_reward(HARMFUL, closed, True, RuleJudge(), level=1, weights=RewardWeights(decision=0.5))
+    assert weighted.total == pytest.approx(default.total - 0.5)
+    unclosed = rapo_reward(HARMFUL, "<think>\n" + DECIDES_REFUSE, True, RuleJudge(), level=1,
+                           weights=RewardWeights(decision=1.0))
+    assert unclosed.think == "unclosed" and unclosed.decision is None and unclosed.decision_reward == 0.0

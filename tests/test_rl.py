@@ -127,7 +127,8 @@ def test_sft_stage_checks_too(tmp_path):
     [
         ("rl.num_generations=1", "rl.num_generations: GRPO compares"),
         ("rl.temperature=0", "rl.temperature: rollouts must be sampled"),
-        ("rl.reward_weights=[1.0]", r"rl.reward_weights: expected \[w_risk, w_general\]"),
+        ("rl.reward_weights=[1.0]", r"rl.reward_weights: expected \[w_risk, w_general\] or \[w_risk, w_general, w_decision\]"),
+        ("rl.reward_weights=[1.0,1.0,1.0,1.0]", r"rl.reward_weights: expected \[w_risk, w_general\] or"),
         ("rl.loss_type=grop", "did you mean 'grpo'"),
         ("rl.judge.kind=modle", "did you mean 'model'"),
         ("rl.chat_template_kwargs=[1]", "rl.chat_template_kwargs: expected a mapping"),
@@ -192,3 +193,21 @@ def test_rl_stage_end_to_end_moves_the_adapter(tmp_path, monkeypatch, backend):
     assert [m["step"] for m in logged] == [1, 2]
     assert all("rewards/general/mean" in m and "judge/parse_failures" in m for m in logged)
     assert any(b.abs().sum() > 0 for b in saved_lora_b(run_dir))
+
+
+def test_a_third_reward_weight_trains_on_the_thinkings_call(tmp_path, monkeypatch):
+    monkeypatch.setattr(rl_stage, "make_judge", lambda *a, **k: CoinJudge())
+    recipe = load_recipe(
+        "recipes/tiny.yaml",
+        [f"output_dir={tmp_path}", "stages=[rl]", "model.backend=transformers", "rl.max_steps=1",
+         "rl.max_completion_length=24", "rl.sources.0.count=2", "rl.sources.1.count=2",
+         "rl.reward_weights=[1.0,1.0,0.5]"],
+    )
+    assert rl_stage.grpo_args(recipe, "/tmp/x").reward_weights == [1.0, 1.0, 0.5]
+    run_dir = run(recipe)
+    rows = read_jsonl(run_dir / "rollouts.jsonl")
+    assert rows and all(r["total"] == pytest.approx(r["risk"] + r["general"] + 0.5 * r["decision_reward"])
+                        for r in rows)
+    logged = [m for m in read_jsonl(run_dir / "metrics.jsonl") if m.get("stage") == "rl" and "rewards/risk/mean" in m]
+    mean_d = sum(r["decision_reward"] for r in rows) / len(rows)
+    assert [m["rewards/decision/mean"] for m in logged] == [pytest.approx(mean_d)]

@@ -187,7 +187,13 @@ class RLConfig(TrainConfig):
     scale_rewards: Literal["group", "batch", "none"] = _f(
         "group", "How advantages are scaled: by the std of each prompt's group (GRPO), of the batch, or not (Dr. GRPO)."
     )
-    reward_weights: list[float] = _f([1.0, 1.0], "[w_risk, w_general]: total reward = w_risk * R + w_general * G.")
+    reward_weights: list[float] = _f(
+        [1.0, 1.0],
+        "[w_risk, w_general] or [w_risk, w_general, w_decision]: total reward = w_risk * R + w_general * G "
+        "(+ w_decision * D). D, not in the papers, is +1 when the thinking decides the call the prompt needs "
+        "(refuse harmful, help benign), -1 for the other call, 0 when it decides nothing; a third entry adds "
+        "it as a third reward TRL logs (rewards/decision/mean).",
+    )
     judge: JudgeConfig = _f(JudgeConfig(), "Who judges traces and answers for the reward.")
     epochs: float = _f(1.0, "Passes over the RL prompts (paper: 3).")
     prompts_per_step: int = _f(2, "Prompts per device step; each brings num_generations completions.", min=1)
@@ -228,8 +234,9 @@ class RLConfig(TrainConfig):
             raise SettingError("top_p", f"must be in (0, 1], got {self.top_p}")
         if self.beta < 0:
             raise SettingError("beta", f"must be >= 0, got {self.beta}")
-        if len(self.reward_weights) != 2:
-            raise SettingError("reward_weights", f"expected [w_risk, w_general], got {self.reward_weights!r}")
+        if len(self.reward_weights) not in (2, 3):
+            raise SettingError("reward_weights", "expected [w_risk, w_general] or [w_risk, w_general, w_decision], "
+                                                 f"got {self.reward_weights!r}")
         if self.sources is not None and not self.sources:
             raise SettingError("sources", "list at least one source, or null to reuse data.sources")
         if self.vllm_mode == "server" and not self.fast_inference:

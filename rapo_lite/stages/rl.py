@@ -6,7 +6,8 @@ Top to bottom:
    reference answer as extra columns, which TRL hands to the reward functions;
 3. TRL's GRPOTrainer samples `num_generations` completions per prompt; R and G are two
    reward functions (TRL logs `rewards/risk/mean` and `rewards/general/mean`) and TRL forms
-   the total with `reward_weights`;
+   the total with `reward_weights`; a third weight adds D, the thinking's call, as a third
+   function (`rewards/decision/mean`);
 4. every rollout, with its level, case, R, G and total, goes to <run>/rollouts.jsonl, one
    flushed line each, and the judge's counters go to metrics.jsonl;
 5. the adapter is saved to <run>/adapter.
@@ -89,6 +90,13 @@ class RolloutScorer:
 
     def general(self, prompts: list[str], completions: list[Any], **columns: Any) -> list[float]:
         return [s.general for s in self.score(prompts, completions, **columns)]
+
+    def decision(self, prompts: list[str], completions: list[Any], **columns: Any) -> list[float]:
+        return [s.decision_reward for s in self.score(prompts, completions, **columns)]
+
+    def reward_funcs(self, n: int) -> list[Any]:
+        """What TRL calls, one per entry of rl.reward_weights: R, G, then D if there is a third."""
+        return [self.risk, self.general, self.decision][:n]
 
     def _record(self, rollouts: list[Rollout], columns: dict[str, Any], before: dict[str, int]) -> None:
         state = columns.get("trainer_state")
@@ -248,7 +256,7 @@ def build_trainer(ctx: RunContext, scorer: RolloutScorer, dataset: Any, reward_f
     trl_compat.install()
     trainer = GRPOTrainer(
         model=ctx.model,
-        reward_funcs=reward_funcs or [scorer.risk, scorer.general],
+        reward_funcs=reward_funcs or scorer.reward_funcs(len(ctx.recipe.rl.reward_weights)),
         args=grpo_args(ctx.recipe, str(checkpoint_dir(ctx.run_dir, "rl"))),
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
