@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from statistics import mean
 
+from rapo_lite.evaluation import right_call
 from rapo_lite.io import read_jsonl
 from rapo_lite.text.decision import reasoning_decision
 
@@ -56,7 +57,8 @@ def row(run: Path) -> dict[str, float | str]:
 
 
 def calls(run: Path) -> str:
-    """Thinking's decision against the label, over the trained model's tune samples."""
+    """Thinking's decision against the label, over the trained model's tune samples; the last
+    column is the eval's `right_call` (over the samples that state a decision)."""
     samples = [s for s in read_jsonl(run / "eval" / "samples.jsonl") if s["model"] == "trained"]
     cells = {}
     for harmful in (True, False):
@@ -66,7 +68,7 @@ def calls(run: Path) -> str:
                           sum(d is None for d in decided), len(group))
     h, b = cells[True], cells[False]
     return (f"| {run.name} | {h[0]} / {h[1]} / {h[2]} of {h[3]} | {b[0]} / {b[1]} / {b[2]} of {b[3]} | "
-            f"{100 * (h[0] + b[1]) / (h[3] + b[3]):.1f}% |")
+            f"{100 * right_call(samples)[0]:.1f}% |")
 
 
 def main(argv: list[str]) -> None:
