@@ -137,8 +137,8 @@ def eval_scalars(summary: dict[str, Any]) -> dict[str, float]:
                 tag = f"eval/{model}/{key}" if part == "all" else f"eval/{model}/{key}/{part}"
                 if isinstance(value, (int, float)):
                     found[tag] = float(value)
-        for key in ("answer_harm", "reasoning_harm", "over_refusal", "compliance", "consistency", "right_call", "utility",
-                    "unjudged"):
+        for key in ("answer_harm", "reasoning_harm", "over_refusal", "compliance", "consistency", "right_call",
+                    "utility", "unjudged"):
             value = metrics.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 found[f"eval/{model}/{key}"] = float(value)

@@ -322,7 +322,8 @@ def test_right_call_scores_the_thinkings_decision_against_the_label_whatever_the
     m = summarize(rows)["base"]
     assert m["right_call"] == pytest.approx(2 / 4) and m["right_call_n"] == 4
     assert m["consistency"] == pytest.approx(3 / 4)  # the two measure different things
-    assert "| right call in the thinking (refuse harmful, help benign) | 50.0% |" in report_markdown(summarize(rows), "t")
+    row = "| right call in the thinking (refuse harmful, help benign) | 50.0% |"
+    assert row in report_markdown(summarize(rows), "t")
 
 
 def test_the_report_names_the_judge_format_and_mode():

@@ -127,7 +127,8 @@ def test_sft_stage_checks_too(tmp_path):
     [
         ("rl.num_generations=1", "rl.num_generations: GRPO compares"),
         ("rl.temperature=0", "rl.temperature: rollouts must be sampled"),
-        ("rl.reward_weights=[1.0]", r"rl.reward_weights: expected \[w_risk, w_general\] or \[w_risk, w_general, w_decision\]"),
+        ("rl.reward_weights=[1.0]",
+         r"rl.reward_weights: expected \[w_risk, w_general\] or \[w_risk, w_general, w_decision\]"),
         ("rl.reward_weights=[1.0,1.0,1.0,1.0]", r"rl.reward_weights: expected \[w_risk, w_general\] or"),
         ("rl.loss_type=grop", "did you mean 'grpo'"),
         ("rl.judge.kind=modle", "did you mean 'model'"),

@@ -66,7 +66,8 @@ def test_the_reward_scalars_of_an_rl_run_reach_tensorboard(tiny_run):
     assert [t.step for t in texts] == [1, 2]
     first = texts[0].tensor_proto.string_val[0].decode()
     rollout = read_jsonl(tiny_run / "rollouts.jsonl")[0]
-    assert first.startswith("| prompt | harmful | level | case | R | G | decision | total |") and rollout["prompt"][:40] in first
+    header = "| prompt | harmful | level | case | R | G | decision | total |"
+    assert first.startswith(header) and rollout["prompt"][:40] in first
 
     sft = events(tiny_run / "tb" / "sft")
     assert sorted(scalars(sft, "train/loss")) == [1, 2] and "train/learning_rate" in sft.Tags()["scalars"]
