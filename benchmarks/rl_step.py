@@ -135,7 +135,7 @@ def step_ratio(name: str, args: argparse.Namespace, workdir: Path) -> dict:
 
     trl_compat.install()
     sides = {}
-    for side, funcs, weights in (("rapo", [scorer.risk, scorer.general], list(rl.reward_weights)),
+    for side, funcs, weights in (("rapo", scorer.reward_funcs(len(rl.reward_weights)), list(rl.reward_weights)),
                                  ("stock", [constant], [1.0])):
         cfg = grpo_args(recipe, str(workdir / side))
         cfg.generation_kwargs = {"min_new_tokens": rl.max_completion_length}  # every completion full length

@@ -8,7 +8,8 @@ Top to bottom:
    reward functions (TRL logs `rewards/risk/mean` and `rewards/general/mean`) and TRL forms
    the total with `reward_weights`; a third weight adds D, the thinking's call, as a third
    function (`rewards/decision/mean`);
-4. every rollout, with its level, case, R, G and total, goes to <run>/rollouts.jsonl, one
+4. every rollout, with its level, case, R, G, the thinking's decision and D (logged whatever its
+   weight) and the total, goes to <run>/rollouts.jsonl, one
    flushed line each, and the judge's counters go to metrics.jsonl;
 5. the adapter is saved to <run>/adapter.
 """
