@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The headline runs of BENCHMARKS.md ("Headline result"), one after the other on one machine:
-#   bash benchmarks/headline.sh            # 48 min on 2 cores (run 3, 1-epoch warm-up); 66 min on run 5's slower host
+#   bash benchmarks/headline.sh            # about 90 min on 2 cores (run 8: 25 min, then 2.7, 11 × 4 and 4)
 # 1. the default recipe (base eval, warm-up, RAPO RL, eval), timed, with peak RSS;
 # 2. the RAPO ablations of the paper's Table 5, each starting from the default run's warm-up
 #    adapter (adapter-sft) and evaluating only the trained policy: SFT only, RL with R only,

@@ -25,7 +25,7 @@ USAGE = """python train.py [RECIPE.yaml] [key=value ...] [--restart] [--debug]
 DESCRIPTION = """\
 Runs the recipe's stages in order. Without RECIPE it runs the default recipe,
 recipes/smollm2-135m-cpu.yaml: RAPO on SmolLM2-135M-Instruct on a CPU, evaluated before and
-after (about 20 minutes on 2 cores). recipes/tiny.yaml is the 1-minute smoke test.
+after (about 25 minutes on 2 cores). recipes/tiny.yaml is the 1-minute smoke test.
 Rerunning a recipe into the same run folder resumes it: finished stages are skipped and a stage
 that was cut short continues from its newest checkpoint; --restart deletes the folder's outputs first.
 Overrides use dotted keys and YAML values, for example:
